@@ -1,3 +1,24 @@
-"""skecho: scikit-learn-style estimators for information-theoretic representation learning."""
+"""skecho: scikit-learn-style estimators for information-theoretic representation learning.
+
+Estimators (``fit`` / ``transform`` / ``score``): :class:`EchoAutoencoder` (Echo noise, exact
+rate) and :class:`BetaVAE` (Gaussian channel). Channel math in :mod:`skecho.noise`, metrics in
+:mod:`skecho.metrics`, data sets in :mod:`skecho.datasets`.
+"""
+
+import importlib
+
+from .base import TrainingDivergedError
+from .models import BetaVAE, EchoAutoencoder
 
 __version__ = "0.1.0"
+
+__all__ = ["EchoAutoencoder", "BetaVAE", "TrainingDivergedError", "__version__"]
+
+_SUBMODULES = ("datasets", "metrics")
+
+
+def __getattr__(name):
+    # Subpackages load on first use (`skecho.metrics.mig_scorer`) without slowing `import skecho`.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

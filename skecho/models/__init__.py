@@ -1,0 +1,6 @@
+"""Estimators: one small file per model, composing a channel, networks and an objective."""
+
+from .echo import EchoAutoencoder
+from .vae import BetaVAE
+
+__all__ = ["EchoAutoencoder", "BetaVAE"]

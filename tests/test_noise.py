@@ -1,0 +1,189 @@
+"""Channel math: Echo noise, the clip factor, the exact rate, the Gaussian channel.
+
+Expected values come from closed forms, the paper's printed numbers, brute-force loops and
+Monte-Carlo estimates, never from the functions under test.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from skecho.noise import (
+    _other_rows_order,
+    echo_clip_factor,
+    echo_log_scale,
+    echo_noise,
+    echo_rate,
+    gaussian_kl,
+    gaussian_sample,
+)
+
+
+@pytest.mark.parametrize(
+    "d_max, bound, expected",
+    [(99, 1.0, 0.8359), (99, 10.0, 0.8175), (64, 1.0, 0.7622)],  # Echo paper / reference notes
+)
+def test_clip_factor_matches_published_values(d_max, bound, expected):
+    r = echo_clip_factor(d_max, bound=bound)
+    assert round(r, 4) == expected
+    # and it solves the defining equation bound * r**d / (1 - r) = 2**-23
+    assert math.isclose(bound * r**d_max / (1 - r), 2.0**-23, rel_tol=1e-9)
+
+
+def test_clip_factor_increases_with_terms():
+    rs = [echo_clip_factor(d) for d in (8, 32, 99, 500)]
+    assert rs == sorted(rs) and all(0 < r < 1 for r in rs)
+
+
+@pytest.mark.parametrize("d_max", [0, -3, 2.5, True])
+def test_clip_factor_rejects_bad_d_max(d_max):
+    with pytest.raises(ValueError, match="d_max must be an integer >= 1"):
+        echo_clip_factor(d_max)
+
+
+def _brute_force_echo(f, s, order):
+    """eps_i = sum_k (prod_{l<k} s[order[i, l]]) f[order[i, k]], with explicit loops."""
+    B, K = order.shape
+    eps = np.zeros_like(f)
+    for i in range(B):
+        weight = np.ones(f.shape[1])
+        for k in range(K):
+            j = order[i, k]
+            eps[i] += weight * f[j]
+            weight = weight * s[j]
+    return eps
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+@pytest.mark.parametrize("d_max", [None, 4])
+def test_echo_noise_equals_brute_force_for_the_same_orders(replacement, d_max):
+    rng = np.random.default_rng(0)
+    B, d = 9, 3
+    f = rng.uniform(-1, 1, (B, d))
+    s = rng.uniform(0.1, 0.9, (B, d))
+    eps = echo_noise(torch.tensor(f), torch.tensor(s), d_max=d_max, replacement=replacement,
+                     generator=torch.Generator().manual_seed(7))
+    K = B - 1 if d_max is None else d_max
+    order = _other_rows_order(B, K, replacement, torch.Generator().manual_seed(7), "cpu").numpy()
+    np.testing.assert_allclose(eps.numpy(), _brute_force_echo(f, s, order), rtol=1e-10)
+
+
+def _decode_positions(eps, s):
+    """With f = identity rows and a constant scale s, eps[i, j] = s**position of row j."""
+    with np.errstate(divide="ignore"):
+        return np.round(np.log(eps) / np.log(s))
+
+
+def test_each_row_uses_every_other_row_once_in_random_order_excluding_itself():
+    B, s = 12, 0.5
+    f = torch.eye(B, dtype=torch.float64)  # row j's f marks dimension j
+    scale = torch.full((B, B), s, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    eps = echo_noise(f, scale, generator=gen).numpy()
+    assert np.all(np.diag(eps) == 0)  # a row never echoes itself
+    pos = _decode_positions(eps, s)
+    for i in range(B):
+        others = np.delete(pos[i], i)
+        # exclusive cumulative product: the first term has weight 1 (position 0)
+        assert sorted(others) == list(range(B - 1))
+    # orders differ between rows ...
+    orders = {tuple(np.argsort(np.delete(pos[i], i))) for i in range(B)}
+    assert len(orders) > B // 2
+    # ... and between calls
+    pos2 = _decode_positions(echo_noise(f, scale, generator=gen).numpy(), s)
+    assert not np.array_equal(pos, pos2)
+
+
+def test_d_max_truncates_the_sum():
+    B = 10
+    f = torch.eye(B, dtype=torch.float64)
+    eps = echo_noise(f, torch.full((B, B), 0.5, dtype=torch.float64), d_max=3,
+                     generator=torch.Generator().manual_seed(1))
+    assert np.all((eps.numpy() > 0).sum(axis=1) == 3)
+
+
+def test_replacement_never_picks_the_row_itself():
+    B = 6
+    f = torch.eye(B, dtype=torch.float64)
+    eps = echo_noise(f, torch.full((B, B), 0.5, dtype=torch.float64), d_max=50,
+                     replacement=True, generator=torch.Generator().manual_seed(2))
+    assert np.all(np.diag(eps.numpy()) == 0)
+    # with replacement rows repeat: their weights add up to more than one power of s
+    assert eps.numpy().max() > 1.0
+
+
+def test_log_scale_input_matches_scale_input():
+    rng = np.random.default_rng(3)
+    f = torch.tensor(rng.uniform(-1, 1, (7, 2)))
+    s = torch.tensor(rng.uniform(0.2, 0.8, (7, 2)))
+    a = echo_noise(f, s, generator=torch.Generator().manual_seed(4))
+    b = echo_noise(f, log_s=torch.log(s), generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(a, b)
+
+
+def test_lemma_2_1_output_distributed_as_noise():
+    """z = f(x) + S eps with f(x) = x and constant S has the distribution of eps (two-sample KS).
+
+    Every draw comes from its own fresh batch so that the KS samples are independent.
+    """
+    gen = torch.Generator().manual_seed(11)
+    n_draws, batch, s = 2000, 41, 0.5
+
+    def source(size):  # skewed and bimodal, so that the test has something to detect
+        mode = torch.rand(size, 1, generator=gen) < 0.3
+        low, high = 0.2 * torch.rand(size, 1, generator=gen), 0.6 + 0.4 * torch.rand(size, 1, generator=gen)
+        return torch.where(mode, low, high).double()
+
+    scale = torch.full((batch, 1), s, dtype=torch.float64)
+    z, eps = [], []
+    for _ in range(n_draws):
+        x = source(batch)
+        z.append(float(x[0] + s * echo_noise(x, scale, generator=gen)[0]))
+        eps.append(float(echo_noise(source(batch), scale, generator=gen)[0]))
+    assert stats.ks_2samp(z, eps).pvalue > 0.01
+    # the test has power: the source itself is far from the noise distribution
+    assert stats.ks_2samp(source(n_draws).numpy().ravel(), eps).pvalue < 1e-10
+
+
+def test_gradients_flow_through_the_neighbours():
+    f = torch.rand(5, 2, dtype=torch.float64, requires_grad=True)
+    log_s = torch.log(torch.full((5, 2), 0.5, dtype=torch.float64)).requires_grad_()
+    eps = echo_noise(f, log_s=log_s, generator=torch.Generator().manual_seed(0))
+    eps[0].sum().backward()
+    assert torch.all(f.grad[1:] != 0) and torch.all(f.grad[0] == 0)
+    assert torch.any(log_s.grad[1:] != 0)
+
+
+def test_echo_noise_rejects_single_row_and_mismatched_shapes():
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        echo_noise(torch.zeros(1, 3), torch.full((1, 3), 0.5))
+    with pytest.raises(ValueError, match="same shape"):
+        echo_noise(torch.zeros(4, 3), torch.full((4, 2), 0.5))
+    with pytest.raises(ValueError, match="exactly one of s"):
+        echo_noise(torch.zeros(4, 3))
+
+
+def test_echo_rate_and_log_scale():
+    s = torch.tensor([[0.5, 0.25], [0.1, 1.0]], dtype=torch.float64)
+    np.testing.assert_allclose(echo_rate(s).numpy(), [math.log(8), math.log(10)])
+    log_s = echo_log_scale(torch.tensor([[0.0, 100.0]]), 0.8)
+    np.testing.assert_allclose(log_s.exp().numpy(), [[0.4, 0.8]], rtol=1e-6)
+    assert float(echo_rate(log_s=log_s)) == pytest.approx(-math.log(0.4) - math.log(0.8))
+
+
+def test_gaussian_kl_matches_torch_distributions_and_monte_carlo():
+    gen = torch.Generator().manual_seed(0)
+    mean = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    log_var = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    kl = gaussian_kl(mean, log_var)
+    q = torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
+    p = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    torch.testing.assert_close(kl, torch.distributions.kl_divergence(q, p).sum(1))
+    z = gaussian_sample(mean.expand(200_000, 4, 3).reshape(-1, 3),
+                        log_var.expand(200_000, 4, 3).reshape(-1, 3), generator=gen)
+    z = z.reshape(200_000, 4, 3)
+    mc = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
+    torch.testing.assert_close(mc, kl, atol=0.02, rtol=0.01)
