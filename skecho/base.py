@@ -10,6 +10,7 @@ import copy
 import math
 import numbers
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,7 +22,13 @@ from torch import nn
 from .likelihoods import LIKELIHOODS, get_likelihood
 from .networks import build_networks, resolve_architecture
 
-__all__ = ["BaseAutoencoder", "TrainingDivergedError", "learning_rate_factor", "resolve_device"]
+__all__ = [
+    "BaseAutoencoder",
+    "TrainingContext",
+    "TrainingDivergedError",
+    "learning_rate_factor",
+    "resolve_device",
+]
 
 LR_SCHEDULES = ("linear_decay", "constant")
 #: Rows per forward pass at evaluation time (transform, score, ...).
@@ -124,14 +131,55 @@ def _generator(seed, device):
     return torch.Generator(device=device).manual_seed(seed)
 
 
+class TrainingContext(NamedTuple):
+    """What a model's objective hooks may need to know about the current optimisation step.
+
+    Attributes
+    ----------
+    step : int
+        Index of this step within the current ``fit`` / ``partial_fit`` call (0-based).
+    total_steps : int
+        Steps in the current call.
+    n_train : int
+        Number of training samples (e.g. ``N`` of minibatch-weighted sampling).
+    generator : torch.Generator
+        The training noise generator, on the training device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.base import TrainingContext
+    >>> TrainingContext(5, 20, 1000, torch.Generator()).progress
+    0.25
+    """
+
+    step: int
+    total_steps: int
+    n_train: int
+    generator: torch.Generator
+
+    @property
+    def progress(self):
+        """Fraction of the call's steps done before this one, in ``[0, 1)``."""
+        return self.step / self.total_steps
+
+
 class _AutoencoderNet(nn.Module):
     """Encoder (body + linear head), channel and decoder."""
 
-    def __init__(self, encoder, channel, decoder):
+    def __init__(self, encoder, channel, decoder, extra=None, auxiliary=None):
         super().__init__()
         self.encoder = encoder
         self.channel = channel
         self.decoder = decoder
+        self.extra = nn.ModuleDict(extra or {})
+        # Trained by their own optimisers (e.g. an adversary), never by the main one.
+        self.auxiliary = nn.ModuleDict(auxiliary or {})
+
+    def main_parameters(self):
+        """Parameters of the main objective: everything but the auxiliary modules."""
+        aux = {id(p) for p in self.auxiliary.parameters()}
+        return [p for p in self.parameters() if id(p) not in aux]
 
     def encode(self, x):
         return self.channel.params(self.encoder(x))
@@ -148,8 +196,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     - ``_make_channel(batch_size)``: the channel module, built at the first fit;
     - ``_draw_noise(n, generator)``: ``(n, d)`` standard noise of the channel (evaluation);
     - ``_sample_latent(n, generator)``: ``(n, d)`` draws of the model's marginal ``p(z)``;
-    - optionally ``_check_model_params()``, ``_penalty(net, x, params, z)`` (an extra scalar loss
-      term), ``_after_fit(X)`` (state derived from the training data) and ``_min_batch_size``.
+    - optionally ``_check_model_params()``; ``_penalty(net, x, params, z, ctx)`` (an extra scalar
+      loss term; ``ctx`` is a :class:`TrainingContext`); ``_extra_modules()`` (a dict of further
+      ``nn.Module`` parts of the network, e.g. a learned prior, trained with the autoencoder);
+      ``_auxiliary_modules()`` + ``_auxiliary_step(net, x, params, z, ctx)`` (parts with their own
+      optimiser, e.g. an adversary, updated after each main step); ``_head_sizes()`` (encoder
+      head width and decoder input width); ``_after_fit(X, generator)`` (state derived from the
+      training data); ``_min_batch_size`` and ``_drop_last``.
 
     The loss of a batch is ``mean_i [distortion_i + beta * rate_i] + penalty`` (sums over pixels
     and latent dimensions, mean over the batch, nats).
@@ -272,9 +325,24 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _sample_latent(self, n, generator):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _penalty(self, net, x, params, z):
-        """Hook: extra scalar loss term (0 by default)."""
+    def _penalty(self, net, x, params, z, ctx):
+        """Hook: extra scalar loss term (none by default)."""
         return None
+
+    def _head_sizes(self):
+        """Hook: (encoder head width, decoder input width); mean and scale of each latent."""
+        return 2 * self.n_components, self.n_components
+
+    def _extra_modules(self):
+        """Hook: further modules trained jointly with the autoencoder (``{name: module}``)."""
+        return {}
+
+    def _auxiliary_modules(self):
+        """Hook: modules with their own optimiser (``{name: (module, adam_kwargs)}``)."""
+        return {}
+
+    def _auxiliary_step(self, net, x, params, z, ctx):
+        """Hook: update the auxiliary modules after the main step (they are ``net.auxiliary``)."""
 
     def _after_fit(self, X, generator):
         """Hook: state derived from the training data after training (e.g. a code bank)."""
@@ -291,11 +359,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # torch's global RNG and gives the same network on every device.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
+            head_out, decoder_in = self._head_sizes()
             encoder, decoder = build_networks(
-                shape, self.n_components, 2 * self.n_components,
+                shape, decoder_in, head_out,
                 architecture=self.architecture, hidden_sizes=self.hidden_sizes,
             )
-            self.module_ = _AutoencoderNet(encoder, self._make_channel(self.batch_size_), decoder)
+            self.module_ = _AutoencoderNet(
+                encoder, self._make_channel(self.batch_size_), decoder,
+                extra=self._extra_modules(),
+                auxiliary={k: m for k, (m, _) in self._auxiliary_modules().items()},
+            )
         self._optimizer_state = None
         self.n_iter_ = 0
         self.history_ = {"loss": [], "rate": [], "distortion": [], "time": []}
@@ -314,11 +387,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.module_.to(device)
         return self.module_
 
-    def _make_optimizer(self, net):
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+    def _make_optimizers(self, net):
+        """The main Adam optimiser and one per auxiliary module, with any saved state loaded."""
+        optimizers = {"main": torch.optim.Adam(net.main_parameters(), lr=self.learning_rate)}
+        for name, (_, kwargs) in self._auxiliary_modules().items():
+            optimizers[name] = torch.optim.Adam(net.auxiliary[name].parameters(), **kwargs)
         if self._optimizer_state is not None:
-            optimizer.load_state_dict(self._optimizer_state)
-        return optimizer
+            for name, opt in optimizers.items():
+                opt.load_state_dict(self._optimizer_state[name])
+        return optimizers
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y=None):
@@ -386,7 +463,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.device_ = str(device)
         net = self._ready_module()
         net.train()
-        optimizer = self._make_optimizer(net)
+        optimizers = self._make_optimizers(net)
+        optimizer = optimizers["main"]
         n = len(X)
         batch_size = min(self.batch_size, n)
         if batch_size < self._min_batch_size:
@@ -406,7 +484,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         total_steps = n_epochs * n_batches
         step = 0
         beta = float(self.beta)
-        good_state = self._snapshot(net, optimizer)
+        good_state = self._snapshot(net, optimizers)
         for epoch in range(n_epochs):
             start = time.perf_counter()
             sums = torch.zeros(3, device=device)  # loss, rate, distortion (sample-weighted)
@@ -417,10 +495,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     group["lr"] = lr
                 idx = perm[b * batch_size:(b + 1) * batch_size]
                 x = data[idx.to(data.device)].to(device, non_blocking=True)
-                loss, rate, distortion = self._batch_loss(net, x, beta, noise_gen)
+                ctx = TrainingContext(step, total_steps, n, noise_gen)
+                loss, rate, distortion, (params, z) = self._batch_loss(net, x, beta, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if net.auxiliary:
+                    self._auxiliary_step(net, x, params, z, ctx)
                 step += 1
                 with torch.no_grad():
                     sums += len(x) * torch.stack([loss.detach(), rate, distortion])
@@ -436,7 +517,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"learning_rate={self.learning_rate} too high (try 10x lower), unscaled inputs "
                     f"with likelihood='gaussian' (standardise X), or extreme beta={self.beta}."
                 )
-            good_state = self._snapshot(net, optimizer)
+            good_state = self._snapshot(net, optimizers)
             self.n_iter_ += 1
             elapsed = time.perf_counter() - start
             for key, value in zip(("loss", "rate", "distortion", "time"),
@@ -462,17 +543,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _check_batch_size(self, batch_size):
         """Hook: complain about a batch size the channel cannot use well."""
 
-    def _batch_loss(self, net, x, beta, generator):
-        """Loss of one batch and its mean rate and distortion (tensors, no host sync)."""
+    def _batch_loss(self, net, x, beta, ctx):
+        """Loss of one batch, its mean rate and distortion (no host sync) and (params, z)."""
         params = net.encode(x)
-        z = net.channel.rsample(params, generator)
+        z = net.channel.rsample(params, ctx.generator)
         rate = net.channel.rate(params, z).mean()
         distortion = self._likelihood.distortion(net.decoder(z), x).mean()
         loss = distortion + beta * rate
-        penalty = self._penalty(net, x, params, z)
+        penalty = self._penalty(net, x, params, z, ctx)
         if penalty is not None:
             loss = loss + penalty
-        return loss, rate.detach(), distortion.detach()
+        return loss, rate.detach(), distortion.detach(), (params, z)
 
     @staticmethod
     def _fits_on_device(data, device):
@@ -480,8 +561,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return data.element_size() * data.nelement() < DEVICE_DATA_FRACTION * free
 
     @staticmethod
-    def _snapshot(net, optimizer):
-        return (copy.deepcopy(net.state_dict()), copy.deepcopy(optimizer.state_dict()))
+    def _snapshot(net, optimizers):
+        return (copy.deepcopy(net.state_dict()),
+                {name: copy.deepcopy(opt.state_dict()) for name, opt in optimizers.items()})
 
     # ------------------------------------------------------------------ evaluation
     def _checked_params(self, X):

@@ -236,7 +236,7 @@ def test_divergence_restores_last_finite_epoch(digits, monkeypatch):
     X = digits[0][:200]
     reference = small(BetaVAE, lr_schedule="constant", max_epochs=2).fit(X)
 
-    def nan_from_third_epoch(self, net, x, params, z):
+    def nan_from_third_epoch(self, net, x, params, z, ctx):
         return torch.tensor(float("nan")) if self.n_iter_ >= 2 else None
 
     monkeypatch.setattr(BetaVAE, "_penalty", nan_from_third_epoch)
