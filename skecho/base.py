@@ -412,6 +412,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0)
+        >>> model.fit(X).n_iter_
+        2
         """
         self._check_params()
         continuing = self.warm_start and hasattr(self, "module_")
@@ -439,6 +448,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         self : object
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0)
+        >>> model.partial_fit(X).partial_fit(X).n_iter_
+        2
         """
         first = not hasattr(self, "module_")
         if first:
@@ -615,6 +633,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components), float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> model.transform(X).shape
+        (60, 2)
         """
         params = self._checked_params(X)
         return self.module_.channel.code(params).cpu().numpy()
@@ -631,6 +658,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components), float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> model.encode_noisy(X, random_state=0).shape
+        (60, 2)
         """
         params = self._checked_params(X)
         seed = _seed_sequence(random_state, 0)[2]
@@ -659,6 +695,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         X_hat : ndarray of shape (n_samples, *input_shape_)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> model.inverse_transform(model.transform(X)).shape
+        (60, 5)
         """
         check_is_fitted(self, "module_")
         Z = check_array(Z, dtype=np.float32, input_name="Z")
@@ -680,6 +725,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         X_new : ndarray of shape (n_samples, *input_shape_)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> model.sample(3, random_state=0).shape
+        (3, 5)
         """
         check_is_fitted(self, "module_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
@@ -705,6 +759,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         rate, distortion : float or ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> rate, distortion = model.rate_distortion(X)
+        >>> bool(rate >= 0 and distortion > 0)
+        True
         """
         check_is_fitted(self, "module_")
         X = self._validate_X(X, reset=False)
@@ -723,6 +787,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         elbo : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> model.score_samples(X).shape
+        (60,)
         """
         rate, distortion = self.rate_distortion(X, per_sample=True)
         return -(rate + distortion)
@@ -739,6 +812,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         score : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skecho import BetaVAE
+        >>> X = np.random.default_rng(0).random((60, 5))
+        >>> model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+        >>> rate, distortion = model.rate_distortion(X)
+        >>> bool(abs(model.score(X) + rate + distortion) < 1e-6)
+        True
         """
         return float(np.mean(self.score_samples(X)))
 
