@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = ["EchoAutoencoder", "BetaVAE", "TrainingDivergedError", "__version__"]
 
-_SUBMODULES = ("datasets", "metrics")
+_SUBMODULES = ("curves", "datasets", "metrics", "plotting")
 
 
 def __getattr__(name):

@@ -1,0 +1,302 @@
+"""Command line: ``python -m skecho {demo,sweep,disentanglement,info}``.
+
+- ``demo``: the offline quick start (EchoAutoencoder and BetaVAE on scikit-learn's digits).
+- ``sweep``: a beta grid on a named data set or a ``.npy`` file -> CSV table and PNG curve.
+- ``disentanglement``: Echo and VAE over beta on dSprites -> MIG and FactorVAE score table.
+- ``info``: versions and devices.
+
+Long runs print one line per finished model (``-v``: one per epoch). Results are written after
+every finished model, atomically, so Ctrl-C stops cleanly and keeps what finished.
+"""
+
+import argparse
+import csv
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+MODELS = ("echo", "vae")
+
+
+def _model(name, **params):
+    from .models import BetaVAE, EchoAutoencoder
+
+    return {"echo": EchoAutoencoder, "vae": BetaVAE}[name](**params)
+
+
+def _parse_betas(text):
+    try:
+        betas = [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--betas must be comma-separated numbers such as 0.5,1,2; got {text!r}") from None
+    if not betas or any(b < 0 for b in betas):
+        raise argparse.ArgumentTypeError(f"--betas needs one or more values >= 0; got {text!r}")
+    return betas
+
+
+def write_csv_atomic(path, rows, columns):
+    """Write rows (dicts) to a CSV file through a temporary file and an atomic rename.
+
+    A reader never sees a half-written file, and an interrupted write leaves the old one intact.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skecho.cli import write_csv_atomic
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> write_csv_atomic(path, [{"beta": 1.0, "rate": 2.5}], ["beta", "rate"])
+    >>> path.read_text().splitlines()
+    ['beta,rate', '1.0,2.5']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore",
+                                    lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_data(name, n_samples, seed):
+    """A named data set ('digits', 'dsprites') or a .npy file -> (X, factors or None)."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        return (X / 16.0).astype(np.float32)[:n_samples], y[:n_samples, None]
+    if name == "dsprites":
+        from .datasets import make_dsprites
+
+        bunch = make_dsprites(n_samples or 10_000, random_state=seed)
+        return bunch.images.astype(np.float32), bunch.factors
+    path = Path(name)
+    if path.suffix == ".npy":
+        if not path.exists():
+            raise SystemExit(f"error: data file {path} does not exist.")
+        return np.load(path)[:n_samples], None
+    raise SystemExit(
+        f"error: unknown data {name!r}; use 'digits', 'dsprites' or a path to a .npy file.")
+
+
+def _common_params(args):
+    return dict(n_components=args.n_components, max_epochs=args.epochs,
+                batch_size=args.batch_size, random_state=args.seed, verbose=args.verbose,
+                device=args.device)
+
+
+def cmd_demo(args):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X = load_digits().data / 16.0
+    X_train, X_test = train_test_split(X, test_size=0.25, random_state=args.seed)
+    print(f"{'model':16s} {'rate':>8s} {'distortion':>11s} {'-ELBO':>8s} {'seconds':>8s}"
+          "   (nats, held-out digits, beta = 1)")
+    for name in MODELS:
+        model = _model(name, n_components=16, max_epochs=args.epochs, random_state=args.seed,
+                       verbose=args.verbose, device=args.device)
+        start = time.perf_counter()
+        model.fit(X_train)
+        seconds = time.perf_counter() - start
+        rate, distortion = model.rate_distortion(X_test)
+        print(f"{type(model).__name__:16s} {rate:8.3f} {distortion:11.3f} "
+              f"{rate + distortion:8.3f} {seconds:8.2f}", flush=True)
+    return 0
+
+
+def cmd_sweep(args):
+    from .curves import RD_COLUMNS, iter_rate_distortion, records_to_table
+
+    X, _ = _load_data(args.data, args.n_samples, args.seed)
+    estimator = _model(args.model, **_common_params(args))
+    out = Path(args.out)
+    csv_path = out / "rate_distortion.csv"
+    print(f"sweep: {type(estimator).__name__} on {args.data} ({len(X)} samples), "
+          f"betas {args.betas}, n_jobs={args.n_jobs} -> {csv_path}", flush=True)
+    records = []
+    try:
+        for record in iter_rate_distortion(estimator, X, args.betas, n_jobs=args.n_jobs):
+            records.append(record)
+            write_csv_atomic(csv_path, records, RD_COLUMNS)
+            print(f"  beta={record['beta']:<8g} rate {record['rate']:9.3f}  distortion "
+                  f"{record['distortion']:10.3f}  -ELBO {record['neg_elbo']:10.3f}  "
+                  f"({record['fit_time']:.1f}s)", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(records)} finished result(s) kept in {csv_path}",
+              file=sys.stderr)
+        return 130
+    floor = None
+    if args.model == "echo":  # the floor -d_z log r of the d_max = batch - 1 default
+        from .noise import echo_clip_factor
+
+        floor = -args.n_components * np.log(echo_clip_factor(min(args.batch_size, len(X)) - 1))
+    _save_curve_png(records_to_table(records, as_frame=False), out / "rate_distortion.png",
+                    type(estimator).__name__, floor)
+    return 0
+
+
+def _save_curve_png(table, path, label, rate_floor=None):
+    try:
+        from .plotting import plot_rate_distortion
+
+        plot_rate_distortion({label: table}, rate_floor=rate_floor).savefig(path, dpi=120)
+    except ImportError as exc:
+        print(f"note: no PNG written ({exc})", file=sys.stderr)
+        return
+    print(f"wrote {path}")
+
+
+def cmd_disentanglement(args):
+    from .metrics import factor_vae_score_from_codes, mutual_info_gap
+
+    X, factors = _load_data(args.data, args.n_samples, args.seed)
+    if factors is None:
+        raise SystemExit("error: disentanglement needs ground-truth factors: use --data dsprites.")
+    out = Path(args.out)
+    csv_path = out / "disentanglement.csv"
+    columns = ["model", "beta", "rate", "distortion", "mig", "factor_vae", "fit_time"]
+    print(f"disentanglement: Echo and VAE on {args.data} ({len(X)} images), betas "
+          f"{args.betas} -> {csv_path}", flush=True)
+    rows = []
+    try:
+        for name in MODELS:
+            for beta in args.betas:
+                model = _model(name, beta=beta, **_common_params(args))
+                start = time.perf_counter()
+                model.fit(X)
+                fit_time = time.perf_counter() - start
+                codes = model.transform(X)
+                rate, distortion = model.rate_distortion(X)
+                row = {"model": type(model).__name__, "beta": beta, "rate": rate,
+                       "distortion": distortion, "mig": mutual_info_gap(codes, factors),
+                       "factor_vae": factor_vae_score_from_codes(codes, factors,
+                                                                 random_state=args.seed),
+                       "fit_time": fit_time}
+                rows.append(row)
+                write_csv_atomic(csv_path, rows, columns)
+                print(f"  {row['model']:16s} beta={beta:<6g} MIG {row['mig']:.3f}  FactorVAE "
+                      f"{row['factor_vae']:.3f}  rate {rate:.2f}  ({fit_time:.1f}s)", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(rows)} finished result(s) kept in {csv_path}", file=sys.stderr)
+        return 130
+    _write_markdown_table(out / "disentanglement.md", rows)
+    return 0
+
+
+def _write_markdown_table(path, rows):
+    lines = ["| model | beta | MIG | FactorVAE | rate (nats) |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['beta']:g} | {r['mig']:.3f} | {r['factor_vae']:.3f} | "
+              f"{r['rate']:.2f} |" for r in rows]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+
+
+def cmd_info(args):
+    import joblib
+    import scipy
+    import sklearn
+    import torch
+
+    from . import __version__
+
+    print(f"skecho {__version__}")
+    print(f"python {platform.python_version()} ({platform.platform()})")
+    for module in (torch, sklearn, np, scipy, joblib):
+        print(f"{module.__name__} {module.__version__}")
+    for extra in ("matplotlib", "dask", "distributed", "pandas"):
+        try:
+            print(f"{extra} {__import__(extra).__version__}")
+        except ImportError:
+            print(f"{extra} not installed")
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            print(f"device cuda:{i} {torch.cuda.get_device_name(i)}")
+    else:
+        print(f"device cpu ({torch.get_num_threads()} threads); CUDA not available")
+    return 0
+
+
+def build_parser():
+    """The argument parser of ``python -m skecho``.
+
+    Examples
+    --------
+    >>> from skecho.cli import build_parser
+    >>> build_parser().parse_args(["sweep", "--betas", "0.5,1"]).betas
+    [0.5, 1.0]
+    """
+    parser = argparse.ArgumentParser(prog="python -m skecho", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_training(p, epochs, n_components, batch_size):
+        p.add_argument("--epochs", type=int, default=epochs, help="training epochs per model")
+        p.add_argument("--n-components", type=int, default=n_components)
+        p.add_argument("--batch-size", type=int, default=batch_size)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", default="auto")
+        p.add_argument("-v", "--verbose", action="count", default=0, help="one line per epoch")
+
+    demo = sub.add_parser("demo", help="offline quick start on scikit-learn's digits")
+    demo.add_argument("--epochs", type=int, default=30)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--device", default="auto")
+    demo.add_argument("-v", "--verbose", action="count", default=0)
+    demo.set_defaults(func=cmd_demo)
+
+    sweep = sub.add_parser("sweep", help="beta sweep -> CSV + PNG")
+    sweep.add_argument("--model", choices=MODELS, default="echo")
+    sweep.add_argument("--data", default="digits", help="'digits', 'dsprites' or a .npy file")
+    sweep.add_argument("--n-samples", type=int, default=None, help="use the first N samples")
+    sweep.add_argument("--betas", type=_parse_betas, default=[0.25, 0.5, 1.0, 2.0])
+    sweep.add_argument("--n-jobs", type=int, default=1)
+    sweep.add_argument("--out", default="skecho-sweep")
+    add_training(sweep, epochs=20, n_components=16, batch_size=100)
+    sweep.set_defaults(func=cmd_sweep)
+
+    dis = sub.add_parser("disentanglement", help="Echo vs VAE on dSprites: MIG, FactorVAE score")
+    dis.add_argument("--data", default="dsprites", help="'dsprites' (regenerated offline)")
+    dis.add_argument("--n-samples", type=int, default=10_000)
+    dis.add_argument("--betas", type=_parse_betas, default=[1.0, 4.0])
+    dis.add_argument("--out", default="skecho-disentanglement")
+    add_training(dis, epochs=5, n_components=10, batch_size=64)
+    dis.set_defaults(func=cmd_disentanglement)
+
+    info = sub.add_parser("info", help="versions and devices")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None):
+    """Run ``python -m skecho`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    Examples
+    --------
+    >>> from skecho.cli import main
+    >>> main(["info"])  # doctest: +ELLIPSIS
+    skecho ...
+    0
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
