@@ -209,38 +209,46 @@ def _discriminator_tc(codes, test_size, hidden_layer_sizes, max_epochs, rng):
     # TC is invariant to per-dimension affine maps: standardise for the optimiser's sake.
     centre, scale = train.mean(axis=0), train.std(axis=0)
     scale[scale == 0] = 1.0
-    train, test = (train - centre) / scale, (test - centre) / scale
+    train = ((train - centre) / scale).astype(np.float32)
+    test = ((test - centre) / scale).astype(np.float32)
 
     def product_of_marginals(x):
         """Each dimension permuted independently across rows: a sample of prod_k q(z_k)."""
         columns = [x[rng.permutation(x.shape[0]), k] for k in range(n_codes)]
         return np.stack(columns, axis=1)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rng.integers(2**31)))
-        layers, width = [], n_codes
-        for hidden in hidden_layer_sizes:
-            layers += [torch.nn.Linear(width, hidden), torch.nn.LeakyReLU(0.2)]
-            width = hidden
-        net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1)).double()
-        optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
-        loss_fn = torch.nn.BCEWithLogitsLoss()
-        batch = 256
-        for _ in range(max_epochs):
-            joint = train[rng.permutation(train.shape[0])]
-            product = product_of_marginals(train)
-            for first in range(0, train.shape[0], batch):
-                x = torch.from_numpy(np.concatenate([joint[first:first + batch],
-                                                     product[first:first + batch]]))
-                m = min(batch, train.shape[0] - first)
-                target = torch.cat([torch.ones(m, 1), torch.zeros(m, 1)]).double()
-                optimiser.zero_grad()
-                loss = loss_fn(net(x), target)
-                loss.backward()
-                optimiser.step()
-        with torch.no_grad():
-            logit_test = net(torch.from_numpy(test)).numpy().ravel()
-            logit_train = net(torch.from_numpy(train)).numpy().ravel()
+    # A small MLP runs fastest on one thread (intra-op threading only adds overhead, and a
+    # lot of it on a busy machine); the caller's setting is restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(rng.integers(2**31)))
+            layers, width = [], n_codes
+            for hidden in hidden_layer_sizes:
+                layers += [torch.nn.Linear(width, hidden), torch.nn.LeakyReLU(0.2)]
+                width = hidden
+            net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+            optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
+            loss_fn = torch.nn.BCEWithLogitsLoss()
+            batch = 256
+            for _ in range(max_epochs):
+                joint = train[rng.permutation(train.shape[0])]
+                product = product_of_marginals(train)
+                for first in range(0, train.shape[0], batch):
+                    x = torch.from_numpy(np.concatenate([joint[first:first + batch],
+                                                         product[first:first + batch]]))
+                    m = min(batch, train.shape[0] - first)
+                    target = torch.cat([torch.ones(m, 1), torch.zeros(m, 1)])
+                    optimiser.zero_grad()
+                    loss = loss_fn(net(x), target)
+                    loss.backward()
+                    optimiser.step()
+            with torch.no_grad():
+                logit_test = net(torch.from_numpy(test)).numpy().ravel().astype(np.float64)
+                logit_train = net(torch.from_numpy(train)).numpy().ravel().astype(np.float64)
+    finally:
+        torch.set_num_threads(threads)
     # With balanced classes the optimal logit is log q(z) - sum_k log q(z_k).
     return float(logit_test.mean()), Bunch(train_estimate=float(logit_train.mean()),
                                            test_logits=logit_test)
@@ -276,7 +284,7 @@ def total_correlation(codes, *, method="gaussian", log_var=None, batch_size=None
         trained to tell codes from codes whose dimensions are permuted independently
         (samples of prod_k q(z_k)), on a training split; the TC is the mean logit on the
         held-out split. Underestimates when the classifier underfits and is noisy for
-        small samples; it needs torch (imported only here).
+        small samples; it needs torch (imported only here) and trains on one thread.
 
     Parameters
     ----------
