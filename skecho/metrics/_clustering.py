@@ -73,7 +73,8 @@ def clustering_accuracy(labels_true, labels_pred, *, return_details=False):
     accuracy = float(contingency[rows, cols].sum() / labels_true.size)
     if not return_details:
         return accuracy
-    mapping = {clusters[c].item(): classes[r].item() for r, c in sorted(zip(rows, cols), key=lambda rc: rc[1])}
+    by_cluster = np.argsort(cols)
+    mapping = {clusters[cols[k]].item(): classes[rows[k]].item() for k in by_cluster}
     return Bunch(score=accuracy,
                  nmi=float(normalized_mutual_info_score(labels_true, labels_pred)),
                  mapping=mapping, contingency=contingency, classes=classes, clusters=clusters)

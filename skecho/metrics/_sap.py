@@ -72,7 +72,7 @@ def _linear_svc_1d(x, y, C):
     last = prefix_class[class_start[positive + 1]]
 
     def sums(w, b):
-        """Weighted moments of the margin-violating points at (w, b): (S0, S1, S2), (Sy0, Sy1, -)."""
+        """Weighted moments (S0, S1, S2), (Sy0, Sy1, -) of the margin violators at (w, b)."""
         upward = (w >= 0)[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             t_pos = np.where(w == 0, np.where(b < 1, np.inf, -np.inf), (1 - b) / w)
