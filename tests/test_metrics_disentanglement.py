@@ -243,6 +243,20 @@ def test_factor_vae_accepts_fitted_estimator_and_is_reproducible():
     assert first == again
 
 
+def test_factor_vae_encodes_in_bounded_calls():
+    calls = []
+
+    def encode(x):
+        calls.append(len(x))
+        return x
+
+    sampler = GridSampler((3, 4), np.eye(2), noise=0.1)
+    factor_vae_score(sampler, encode, n_variance_samples=5000, n_train_votes=70,
+                     n_eval_votes=10, random_state=0)
+    # 5000 variance rows in calls of at most 64 * 64, then votes 64 at a time.
+    assert calls == [4096, 904, 64 * 64, 6 * 64, 10 * 64]
+
+
 def test_factor_vae_bad_input():
     factors = full_grid(3, 4)
     codes = factors.astype(float)

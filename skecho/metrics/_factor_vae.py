@@ -104,7 +104,12 @@ def _check_sampler(sampler):
 
 
 def _encode(encoder, observations, n_rows):
-    codes = check_codes(encoder(observations), name="representation output")
+    """Codes of ``observations``, encoded _VOTES_PER_CALL * 64 rows per call (bounded memory)."""
+    step = _VOTES_PER_CALL * 64
+    chunks = [check_codes(encoder(observations[first:first + step]),
+                          name="representation output")
+              for first in range(0, n_rows, step)]
+    codes = np.concatenate(chunks)
     if codes.shape[0] != n_rows:
         raise ValueError(
             f"the representation returned {codes.shape[0]} codes for {n_rows} observations; "
