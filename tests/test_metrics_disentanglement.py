@@ -218,8 +218,10 @@ def test_factor_vae_pruning_and_all_pruned():
                                           return_details=True)
     assert details.active_dims.tolist() == [True, True, False]
     assert details.train_votes[:, 2].sum() == 0
-    tiny = factor_vae_score_from_codes(0.001 * codes, factors, batch_size=16, n_train_votes=50,
-                                       n_eval_votes=50, random_state=0, return_details=True)
+    with pytest.warns(UserWarning, match="every code dimension .* below the absolute pruning"):
+        tiny = factor_vae_score_from_codes(0.001 * codes, factors, batch_size=16,
+                                           n_train_votes=50, n_eval_votes=50, random_state=0,
+                                           return_details=True)
     assert tiny.score == 0.0 and tiny.num_active_dims == 0
 
 

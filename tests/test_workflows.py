@@ -173,6 +173,21 @@ def test_cli_sweep_interrupted_keeps_finished_results(tmp_path, monkeypatch, cap
     assert "1 finished result(s) kept" in capsys.readouterr().err
 
 
+def test_cli_disentanglement_writes_the_table(tmp_path, capsys):
+    out = tmp_path / "dis"
+    code = main(["disentanglement", "--n-samples", "600", "--epochs", "1", "--betas", "1",
+                 "--n-components", "3", "--out", str(out)])
+    assert code == 0
+    with open(out / "disentanglement.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["model"] for r in rows] == ["EchoAutoencoder", "BetaVAE"]
+    for r in rows:
+        assert 0 <= float(r["mig"]) <= 1 and 0 <= float(r["factor_vae"]) <= 1
+        assert 0 <= int(r["active_dims"]) <= 3
+    table = (out / "disentanglement.md").read_text()
+    assert table.startswith("| model | beta | MIG | FactorVAE |") and "BetaVAE" in table
+
+
 def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["sweep", "--betas", "a,b"])

@@ -65,7 +65,16 @@ def _score_votes(train_votes, eval_votes, global_variances, active, return_detai
 
 
 def _no_active_result(global_variances, active, n_factors, return_details):
-    """The reference's answer when every dimension is pruned: score 0."""
+    """The reference's answer when every dimension is pruned: score 0 (with a warning)."""
+    warnings.warn(
+        f"FactorVAE score: every code dimension has a standard deviation below the absolute "
+        f"pruning threshold (largest std {float(np.sqrt(global_variances.max())):.3g}), so the "
+        f"score is 0 by the reference's definition. Codes small in scale (e.g. Echo's "
+        f"f(x) = tanh(a/16)) need a smaller active_std_threshold, or standardised codes; say so "
+        f"when comparing with published numbers.",
+        UserWarning,
+        stacklevel=3,
+    )
     if not return_details:
         return 0.0
     empty = np.zeros((n_factors, global_variances.size), dtype=np.int64)
