@@ -130,17 +130,14 @@ def cmd_sweep(args):
     csv_path = out / "rate_distortion.csv"
     print(f"sweep: {type(estimator).__name__} on {args.data} ({len(X)} samples), "
           f"betas {args.betas}, n_jobs={args.n_jobs} -> {csv_path}", flush=True)
-    records = []
-    try:
-        for record in iter_rate_distortion(estimator, X, args.betas, n_jobs=args.n_jobs):
-            records.append(record)
-            write_csv_atomic(csv_path, records, RD_COLUMNS)
-            print(f"  beta={record['beta']:<8g} rate {record['rate']:9.3f}  distortion "
-                  f"{record['distortion']:10.3f}  -ELBO {record['neg_elbo']:10.3f}  "
-                  f"({record['fit_time']:.1f}s)", flush=True)
-    except KeyboardInterrupt:
-        print(f"interrupted: {len(records)} finished result(s) kept in {csv_path}",
-              file=sys.stderr)
+    records = _collect(
+        iter_rate_distortion(estimator, X, args.betas, n_jobs=args.n_jobs), csv_path,
+        RD_COLUMNS,
+        lambda r: (f"beta={r['beta']:<8g} rate {r['rate']:9.3f}  distortion "
+                   f"{r['distortion']:10.3f}  -ELBO {r['neg_elbo']:10.3f}  "
+                   f"({r['fit_time']:.1f}s)"),
+    )
+    if records is None:
         return 130
     floor = None
     if args.model == "echo":  # the floor -d_z log r of the d_max = batch - 1 default
@@ -150,6 +147,23 @@ def cmd_sweep(args):
     _save_curve_png(records_to_table(records, as_frame=False), out / "rate_distortion.png",
                     type(estimator).__name__, floor)
     return 0
+
+
+def _collect(results, csv_path, columns, describe):
+    """Gather result rows, rewriting the CSV atomically and printing a line after each one.
+
+    Returns the rows, or None when Ctrl-C stopped the run (the finished rows stay on disk).
+    """
+    rows = []
+    try:
+        for row in results:
+            rows.append(row)
+            write_csv_atomic(csv_path, rows, columns)
+            print(f"  {describe(row)}", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(rows)} finished result(s) kept in {csv_path}", file=sys.stderr)
+        return None
+    return rows
 
 
 def _save_curve_png(table, path, label, rate_floor=None):
@@ -175,8 +189,7 @@ def cmd_disentanglement(args):
                "fit_time"]
     print(f"disentanglement: Echo and VAE on {args.data} ({len(X)} images), betas "
           f"{args.betas} -> {csv_path}", flush=True)
-    rows = []
-    try:
+    def results():
         for name in MODELS:
             for beta in args.betas:
                 model = _model(name, beta=beta, **_common_params(args))
@@ -190,17 +203,18 @@ def cmd_disentanglement(args):
                     warnings.simplefilter("ignore", UserWarning)
                     fvae = factor_vae_score_from_codes(codes, factors, random_state=args.seed,
                                                        return_details=True)
-                row = {"model": type(model).__name__, "beta": beta, "rate": rate,
+                yield {"model": type(model).__name__, "beta": beta, "rate": rate,
                        "distortion": distortion, "mig": mutual_info_gap(codes, factors),
                        "factor_vae": fvae.score, "active_dims": fvae.num_active_dims,
                        "fit_time": fit_time}
-                rows.append(row)
-                write_csv_atomic(csv_path, rows, columns)
-                print(f"  {row['model']:16s} beta={beta:<6g} MIG {row['mig']:.3f}  FactorVAE "
-                      f"{row['factor_vae']:.3f} ({row['active_dims']} active dims)  rate "
-                      f"{rate:.2f}  ({fit_time:.1f}s)", flush=True)
-    except KeyboardInterrupt:
-        print(f"interrupted: {len(rows)} finished result(s) kept in {csv_path}", file=sys.stderr)
+
+    rows = _collect(
+        results(), csv_path, columns,
+        lambda r: (f"{r['model']:16s} beta={r['beta']:<6g} MIG {r['mig']:.3f}  FactorVAE "
+                   f"{r['factor_vae']:.3f} ({r['active_dims']} active dims)  rate "
+                   f"{r['rate']:.2f}  ({r['fit_time']:.1f}s)"),
+    )
+    if rows is None:
         return 130
     _write_markdown_table(out / "disentanglement.md", rows)
     return 0
