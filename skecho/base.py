@@ -199,13 +199,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     - optionally ``_check_model_params()``; ``_penalty(net, x, params, z, ctx)`` (an extra scalar
       loss term; ``ctx`` is a :class:`TrainingContext`); ``_extra_modules()`` (a dict of further
       ``nn.Module`` parts of the network, e.g. a learned prior, trained with the autoencoder);
-      ``_auxiliary_modules()`` + ``_auxiliary_step(net, x, params, z, ctx)`` (parts with their own
-      optimiser, e.g. an adversary, updated after each main step); ``_head_sizes()`` (encoder
-      head width and decoder input width); ``_after_fit(X, generator)`` (state derived from the
+      ``_auxiliary_modules()`` + ``_auxiliary_step(net, x, params, z, ctx, optimizers)`` (parts
+      with their own optimiser, e.g. an adversary, updated after each main step);
+      ``_head_sizes()`` (encoder head width and decoder input width); ``_build_networks(shape,
+      head_out, decoder_in)`` (the encoder and decoder); ``_rate_weight(ctx)`` (the rate's weight
+      this step, e.g. a beta warm-up) or ``_objective(rate, distortion, ctx)`` (the whole batch
+      objective, e.g. a target rate); ``_after_fit(X, generator)`` (state derived from the
       training data); ``_min_batch_size`` and ``_drop_last``.
 
-    The loss of a batch is ``mean_i [distortion_i + beta * rate_i] + penalty`` (sums over pixels
-    and latent dimensions, mean over the batch, nats).
+    The loss of a batch is ``mean_i [distortion_i + beta * rate_i] + penalty`` by default (sums
+    over pixels and latent dimensions, mean over the batch, nats).
     """
 
     #: Whether training drops the last incomplete batch (Echo needs full batches).
@@ -229,48 +232,65 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return tags
 
     # ------------------------------------------------------------------ validation
+    def _check_int(self, value, pname, low=None, high=None):
+        """Raise TypeError/ValueError unless ``value`` is an integer in ``[low, high]``."""
+        name = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name}: {pname} must be an integer, got {value!r}.")
+        if low is not None and value < low:
+            raise ValueError(f"{name}: {pname} must be >= {low}, got {value}.")
+        if high is not None and value > high:
+            raise ValueError(f"{name}: {pname} must be <= {high}, got {value}.")
+
+    def _check_real(self, value, pname, *, low=0, allow_low=True, high=None, allow_high=True):
+        """Raise TypeError/ValueError unless ``value`` is a finite real in the given interval."""
+        name = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}: {pname} must be a real number, got {value!r}.")
+        ok = math.isfinite(value)
+        if low is not None:
+            ok = ok and (value >= low if allow_low else value > low)
+        if high is not None:
+            ok = ok and (value <= high if allow_high else value < high)
+        if not ok:
+            lo = "" if low is None else f"{'>=' if allow_low else '>'} {low}"
+            hi = "" if high is None else f"{'<=' if allow_high else '<'} {high}"
+            bound = " and ".join(b for b in (lo, hi) if b)
+            raise ValueError(
+                f"{name}: {pname} must be finite{' and ' + bound if bound else ''}, got {value}."
+            )
+
+    def _check_choice(self, value, pname, choices):
+        """Raise ValueError unless ``value`` is one of ``choices``."""
+        if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+            raise ValueError(
+                f"{type(self).__name__}: unknown {pname} {value!r}; choose one of "
+                f"{', '.join(map(repr, choices))}."
+            )
+
+    def _check_sizes(self, value, pname, allow_none=True):
+        """Raise ValueError unless ``value`` is a non-empty sequence of positive integers."""
+        if value is None and allow_none:
+            return
+        sizes = tuple(value) if np.iterable(value) and not isinstance(value, str) else ()
+        if not sizes or any(
+            isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in sizes
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: {pname} must be a non-empty sequence of positive "
+                f"integers, got {value!r}."
+            )
+
     def _check_params(self):
         """Validate the shared hyper-parameters; raise ValueError/TypeError naming the fix."""
-        name = type(self).__name__
-
-        def check_int(value, pname, low):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{name}: {pname} must be an integer, got {value!r}.")
-            if value < low:
-                raise ValueError(f"{name}: {pname} must be >= {low}, got {value}.")
-
-        def check_positive_float(value, pname, allow_zero):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}: {pname} must be a real number, got {value!r}.")
-            ok = value >= 0 if allow_zero else value > 0
-            if not (ok and math.isfinite(value)):
-                bound = ">= 0" if allow_zero else "> 0"
-                raise ValueError(f"{name}: {pname} must be finite and {bound}, got {value}.")
-
-        check_int(self.n_components, "n_components", 1)
-        check_positive_float(self.beta, "beta", allow_zero=True)
-        check_int(self.batch_size, "batch_size", self._min_batch_size)
-        check_int(self.max_epochs, "max_epochs", 1)
-        check_positive_float(self.learning_rate, "learning_rate", allow_zero=False)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"{name}: unknown lr_schedule {self.lr_schedule!r}; choose one of "
-                f"{', '.join(map(repr, LR_SCHEDULES))}."
-            )
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(
-                f"{name}: unknown likelihood {self.likelihood!r}; choose one of "
-                f"{', '.join(map(repr, LIKELIHOODS))}."
-            )
-        if self.hidden_sizes is not None:
-            sizes = tuple(self.hidden_sizes) if np.iterable(self.hidden_sizes) else ()
-            if not sizes or any(
-                isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in sizes
-            ):
-                raise ValueError(
-                    f"{name}: hidden_sizes must be a non-empty sequence of positive integers, "
-                    f"got {self.hidden_sizes!r}."
-                )
+        self._check_int(self.n_components, "n_components", 1)
+        self._check_real(self.beta, "beta")
+        self._check_int(self.batch_size, "batch_size", self._min_batch_size)
+        self._check_int(self.max_epochs, "max_epochs", 1)
+        self._check_real(self.learning_rate, "learning_rate", allow_low=False)
+        self._check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        self._check_choice(self.likelihood, "likelihood", LIKELIHOODS)
+        self._check_sizes(self.hidden_sizes, "hidden_sizes")
         resolve_device(self.device)
         self._check_model_params()
 
@@ -341,8 +361,30 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Hook: modules with their own optimiser (``{name: (module, adam_kwargs)}``)."""
         return {}
 
-    def _auxiliary_step(self, net, x, params, z, ctx):
-        """Hook: update the auxiliary modules after the main step (they are ``net.auxiliary``)."""
+    def _auxiliary_step(self, net, x, params, z, ctx, optimizers):
+        """Hook: update the auxiliary modules after the main step.
+
+        The modules are ``net.auxiliary[name]``; ``optimizers[name]`` is each one's Adam.
+        """
+
+    def _rate_weight(self, ctx):
+        """Hook: the weight of the rate in this step's loss (``beta`` by default)."""
+        return float(self.beta)
+
+    def _objective(self, rate, distortion, ctx):
+        """Hook: the batch loss from its mean rate and mean distortion (scalar tensors).
+
+        The default is ``distortion + w * rate`` with ``w = self._rate_weight(ctx)``.
+        """
+        return distortion + self._rate_weight(ctx) * rate
+
+    def _build_networks(self, shape, head_out, decoder_in):
+        """Hook: (encoder, decoder) for samples of ``shape``; the encoder ends in a linear head
+        of width ``head_out`` and the decoder takes ``decoder_in`` inputs."""
+        return build_networks(
+            shape, decoder_in, head_out,
+            architecture=self.architecture, hidden_sizes=self.hidden_sizes,
+        )
 
     def _after_fit(self, X, generator):
         """Hook: state derived from the training data after training (e.g. a code bank)."""
@@ -360,10 +402,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
             head_out, decoder_in = self._head_sizes()
-            encoder, decoder = build_networks(
-                shape, decoder_in, head_out,
-                architecture=self.architecture, hidden_sizes=self.hidden_sizes,
-            )
+            encoder, decoder = self._build_networks(shape, head_out, decoder_in)
             self.module_ = _AutoencoderNet(
                 encoder, self._make_channel(self.batch_size_), decoder,
                 extra=self._extra_modules(),
@@ -501,7 +540,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_batches = self._batches_per_epoch(n, batch_size)
         total_steps = n_epochs * n_batches
         step = 0
-        beta = float(self.beta)
         good_state = self._snapshot(net, optimizers)
         for epoch in range(n_epochs):
             start = time.perf_counter()
@@ -514,12 +552,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 idx = perm[b * batch_size:(b + 1) * batch_size]
                 x = data[idx.to(data.device)].to(device, non_blocking=True)
                 ctx = TrainingContext(step, total_steps, n, noise_gen)
-                loss, rate, distortion, (params, z) = self._batch_loss(net, x, beta, ctx)
+                loss, rate, distortion, (params, z) = self._batch_loss(net, x, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 if net.auxiliary:
-                    self._auxiliary_step(net, x, params, z, ctx)
+                    self._auxiliary_step(net, x, params, z, ctx, optimizers)
                 step += 1
                 with torch.no_grad():
                     sums += len(x) * torch.stack([loss.detach(), rate, distortion])
@@ -561,13 +599,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _check_batch_size(self, batch_size):
         """Hook: complain about a batch size the channel cannot use well."""
 
-    def _batch_loss(self, net, x, beta, ctx):
+    def _batch_loss(self, net, x, ctx):
         """Loss of one batch, its mean rate and distortion (no host sync) and (params, z)."""
         params = net.encode(x)
         z = net.channel.rsample(params, ctx.generator)
         rate = net.channel.rate(params, z).mean()
         distortion = self._likelihood.distortion(net.decoder(z), x).mean()
-        loss = distortion + beta * rate
+        loss = self._objective(rate, distortion, ctx)
         penalty = self._penalty(net, x, params, z, ctx)
         if penalty is not None:
             loss = loss + penalty
