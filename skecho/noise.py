@@ -169,8 +169,12 @@ def echo_noise(f, s=None, *, log_s=None, d_max=None, replacement=False, generato
     if n_terms < 1:
         raise ValueError(f"d_max must be >= 1, got {d_max!r}.")
     order = _other_rows_order(n_rows, n_terms, replacement, generator, f.device)  # (B, K)
-    f_terms = f[order]  # (B, K, d)
-    log_s_terms = log_s[order]  # (B, K, d)
+    # index_select, not f[order]: its backward (index_add_) accumulates in a fixed order on
+    # the CPU, whereas advanced indexing's multi-threaded backward does not, which made seeded
+    # fits differ in the last bits from run to run.
+    flat = order.reshape(-1)
+    f_terms = f.index_select(0, flat).reshape(n_rows, n_terms, -1)  # (B, K, d)
+    log_s_terms = log_s.index_select(0, flat).reshape(n_rows, n_terms, -1)
     # Exclusive cumulative sum: the weight of term k is the product of the EARLIER scales only.
     log_weights = torch.cumsum(log_s_terms, dim=1) - log_s_terms
     return (torch.exp(log_weights) * f_terms).sum(dim=1)

@@ -105,6 +105,28 @@ def test_seeded_fits_are_reproducible(cls, digits):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
+def test_seeded_fits_are_bitwise_reproducible_at_paper_batch_size_and_any_thread_count(
+        cls, digits):
+    # Batch 100 with 8 latents: Echo's (B, B-1, d) noise terms are large enough for torch's
+    # multi-threaded kernels, whose accumulation order must not leak into the result.
+    X = digits[0][:600]
+    params = dict(n_components=8, hidden_sizes=(64,), batch_size=100, max_epochs=2,
+                  random_state=0)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(max(2, threads))
+        fits = [cls(**params).fit(X) for _ in range(2)]
+        torch.set_num_threads(1)
+        fits.append(cls(**params).fit(X))
+    finally:
+        torch.set_num_threads(threads)
+    reference = fits[0].module_.state_dict()
+    for other in fits[1:]:
+        state = other.module_.state_dict()
+        assert all(torch.equal(reference[k], state[k]) for k in reference)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
 def test_transform_and_scores_are_batch_and_order_invariant(cls, digits):
     X = digits[0][:300]
     est = small(cls).fit(X)
