@@ -102,7 +102,9 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     Attributes
     ----------
     module_ : torch.nn.Module
-        The trained encoder, channel and decoder.
+        The trained encoder, channel (with its prior and flow: ``module_.channel.prior``,
+        ``module_.channel.flow``) and decoder; ``module_.auxiliary["tc_discriminator"]`` when
+        ``lambda_tc > 0``.
     eval_noise_ : ndarray of shape (8, n_components)
         Fixed standard normal draws averaged by ``score_samples`` / ``rate_distortion``.
     likelihood_ : str
@@ -127,11 +129,19 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     See Also
     --------
     EchoAutoencoder : exact rate through the Echo noise channel.
+    InfoVAE : ``mmd_weight=999`` by default.
+    FactorVAE : ``lambda_tc=10`` by default.
 
     Notes
     -----
-    ``transform`` returns the posterior mean. ``score`` is the mean beta = 1 ELBO whatever
-    ``beta`` the model was fitted with, so it is comparable across a beta grid.
+    ``transform`` returns the posterior mean; with ``encoder_flow="iaf"`` it returns the flow
+    applied to the Gaussian mean, ``F(mu(x))``, i.e. ``z`` at ``eps = 0`` (the posterior mean of
+    ``z`` itself has no closed form). ``score`` is the mean beta = 1 ELBO whatever ``beta`` the
+    model was fitted with, so it is comparable across a beta grid; with a non-normal prior or an
+    IAF its rate term is the Monte-Carlo KL at the fixed noise ``eval_noise_``, the same estimate
+    ``rate_distortion`` reports. ``sample`` draws codes from the chosen marginal (VampPrior: a
+    uniformly chosen encoded pseudo-input; MAF: the inverted flow of ``N(0, I)``).
+    ``log_likelihood`` gives the tighter importance-weighted bound on ``log p(x)``.
 
     Examples
     --------
