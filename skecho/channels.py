@@ -82,7 +82,7 @@ class EchoChannel(nn.Module):
 
 
 class GaussianChannel(nn.Module):
-    """Gaussian channel ``z = F(mu(x) + sigma(x) * eps)``, ``eps ~ N(0, I)``, rate ``KL(q(z|x) || p(z))``.
+    """Gaussian channel ``z = F(mu(x) + sigma(x) * eps)``, ``eps ~ N(0, I)``, rate ``KL(q || p)``.
 
     ``F`` is the identity or a mean-only IAF (:class:`skecho.flows.MeanOnlyFlow`, unit Jacobian);
     ``p(z)`` is one of :mod:`skecho.priors`. The rate is the KL to the marginal, an upper bound on
@@ -151,7 +151,7 @@ class GaussianChannel(nn.Module):
         return self.flow.inverse(z) if z0 is None else z0
 
     def code(self, params):
-        """Deterministic code: the posterior mean, through the flow if any (``z`` at ``eps = 0``)."""
+        """Deterministic code: the posterior mean, through the flow if any (``z`` at eps = 0)."""
         if params[0].requires_grad:
             return self._output(params[0])
         # Codes of constant inputs (e.g. ``transform``) need no graph through the flow weights.
@@ -175,7 +175,7 @@ class GaussianChannel(nn.Module):
         return log_q - log_p
 
     def rate(self, params, z):
-        """Per-sample rate: closed-form ``KL(q(z|x) || N(0, I))``, else :meth:`log_ratio` at ``z``."""
+        """Per-sample rate: closed-form ``KL(q(z|x) || N(0, I))``, else :meth:`log_ratio`."""
         if self.closed_form:
             return gaussian_kl(*params)
         return self.log_ratio(params, z)

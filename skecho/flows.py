@@ -74,7 +74,7 @@ class MADE(nn.Module):
 
 
 class MeanOnlyFlow(nn.Module):
-    """Stack of mean-only autoregressive steps ``y = x + m(x)`` with the order reversed between steps.
+    """Mean-only autoregressive steps ``y = x + m(x)``, the order reversed between steps.
 
     ``forward`` applies every step in parallel (one MADE pass each): the IAF direction when used
     as an encoder flow (``z = forward(z0)``) and the density direction of a MAF marginal

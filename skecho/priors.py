@@ -155,7 +155,7 @@ class VampPrior(nn.Module):
 
 
 class MAFPrior(nn.Module):
-    """Learned marginal: a mean-only masked autoregressive flow of ``N(0, I)`` (Papamakarios et al.).
+    """Learned marginal: a mean-only masked autoregressive flow of ``N(0, I)`` (Papamakarios).
 
     ``u = flow(z)`` in one parallel pass, ``log p(z) = log N(u; 0, I)`` (the Jacobian has unit
     determinant); sampling inverts the flow coordinate by coordinate.
@@ -179,7 +179,8 @@ class MAFPrior(nn.Module):
     torch.Size([4])
     """
 
-    def __init__(self, n_latent, n_steps=DEFAULT_FLOW_STEPS, hidden_sizes=DEFAULT_FLOW_HIDDEN_SIZES):
+    def __init__(self, n_latent, n_steps=DEFAULT_FLOW_STEPS,
+                 hidden_sizes=DEFAULT_FLOW_HIDDEN_SIZES):
         super().__init__()
         self.n_latent = int(n_latent)
         self.flow = MeanOnlyFlow(n_latent, n_steps, hidden_sizes)

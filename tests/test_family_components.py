@@ -142,7 +142,8 @@ def test_mmd_of_identical_samples_is_zero():
 
 def test_mmd_of_shifted_gaussians_matches_closed_form():
     # X ~ N(0, I), Y ~ N(m, I) in d = 2; k = exp(-|x-y|^2 / (2 h^2)), h = d / sqrt(2).
-    # For W ~ N(mu, v I): E exp(-|W|^2 / (2 h^2)) = (h^2 / (h^2 + v))^(d/2) exp(-|mu|^2 / (2 (h^2 + v))).
+    # For W ~ N(mu, v I):
+    #   E exp(-|W|^2 / (2 h^2)) = (h^2 / (h^2 + v))^(d/2) exp(-|mu|^2 / (2 (h^2 + v))).
     n, d, shift = 3000, 2, 1.5
     h2 = d**2 / 2
     k_same = (h2 / (h2 + 2)) ** (d / 2)

@@ -1,4 +1,4 @@
-"""The comparison family as estimators: sklearn contract, rates, IWAE, target rate, schedules, errors."""
+"""The comparison family as estimators: sklearn contract, rates, IWAE, objectives, errors."""
 
 import math
 import pickle

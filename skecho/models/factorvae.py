@@ -7,7 +7,7 @@ __all__ = ["FactorVAE"]
 
 
 class FactorVAE(BetaVAE):
-    """FactorVAE (Kim & Mnih, 2018): the ELBO minus ``lambda_tc`` times the codes' total correlation.
+    """FactorVAE (Kim & Mnih, 2018): the ELBO minus ``lambda_tc`` times the total correlation.
 
     A :class:`BetaVAE` whose ``lambda_tc`` defaults to 10. The TC is estimated with a discriminator
     (six layers of 1000 units, LeakyReLU 0.2, two logits) trained with Adam (lr 1e-4, betas
