@@ -15,6 +15,7 @@ Usage::
 
     python benchmarks/bench_training.py                   # 10,000 images, 3 rounds of 2 epochs
     python benchmarks/bench_training.py --n-samples 2000  # quicker
+    python benchmarks/bench_training.py --family          # also the comparison family
 """
 
 import argparse
@@ -97,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2, help="epochs per fit")
     parser.add_argument("--rounds", type=int, default=3, help="fits per contender, alternated")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--family", action="store_true",
+                        help="also time the comparison family (benchmarks/bench_family.py)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
@@ -137,6 +140,10 @@ def main(argv=None):
           f"state included; rounds {pairs})")
     r, pairs = ratio("skecho Echo", "skecho BetaVAE", epochs)
     print(f"Echo / BetaVAE, per epoch:             {r:.3f}  (target <= 1.10; rounds {pairs})")
+    if args.family:
+        import bench_family  # the script's own folder is on sys.path
+
+        bench_family.main(["--rounds", str(args.rounds), "--device", args.device])
 
 
 if __name__ == "__main__":

@@ -1,18 +1,21 @@
 """skecho: scikit-learn-style estimators for information-theoretic representation learning.
 
 Estimators (``fit`` / ``transform`` / ``score``): :class:`EchoAutoencoder` (Echo noise, exact
-rate) and :class:`BetaVAE` (Gaussian channel). Channel math in :mod:`skecho.noise`, metrics in
-:mod:`skecho.metrics`, data sets in :mod:`skecho.datasets`.
+rate) and :class:`BetaVAE` (Gaussian channel; VampPrior / MAF marginals, IAF encoder, MMD and TC
+penalties, target rate), with :class:`InfoVAE` and :class:`FactorVAE` presets. Channel math in
+:mod:`skecho.noise`, metrics in :mod:`skecho.metrics`, data sets in :mod:`skecho.datasets`.
 """
 
 import importlib
 
 from .base import TrainingDivergedError
-from .models import BetaVAE, EchoAutoencoder
+from .models import BetaVAE, EchoAutoencoder, FactorVAE, InfoVAE
 
 __version__ = "0.1.0"
 
-__all__ = ["EchoAutoencoder", "BetaVAE", "TrainingDivergedError", "__version__"]
+__all__ = [
+    "EchoAutoencoder", "BetaVAE", "InfoVAE", "FactorVAE", "TrainingDivergedError", "__version__",
+]
 
 _SUBMODULES = ("curves", "datasets", "metrics", "plotting")
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .noise import echo_log_scale, echo_noise, echo_rate, gaussian_kl, gaussian_sample
+from .priors import StandardNormalPrior, VampPrior, diagonal_gaussian_log_prob
 
 __all__ = ["EchoChannel", "GaussianChannel"]
 
@@ -81,14 +82,23 @@ class EchoChannel(nn.Module):
 
 
 class GaussianChannel(nn.Module):
-    """Gaussian channel ``z = mu(x) + sigma(x) * eps``, ``eps ~ N(0, I)``, rate ``KL(q(z|x) || N(0, I))``.
+    """Gaussian channel ``z = F(mu(x) + sigma(x) * eps)``, ``eps ~ N(0, I)``, rate ``KL(q || p)``.
 
-    The KL to the standard normal prior is an upper bound on the true rate ``I(X; Z)``.
+    ``F`` is the identity or a mean-only IAF (:class:`skecho.flows.MeanOnlyFlow`, unit Jacobian);
+    ``p(z)`` is one of :mod:`skecho.priors`. The rate is the KL to the marginal, an upper bound on
+    the true rate ``I(X; Z)``: in closed form for the standard normal prior without a flow,
+    otherwise the one-sample Monte-Carlo estimate ``log q(z|x) - log p(z)`` at the drawn ``z``
+    (Echo paper, Table 1 baselines). As in the Echo paper's IAF-Vamp, a VampPrior is evaluated at
+    the flow's input ``z0`` (the flow then cancels from the rate).
 
     Parameters
     ----------
     n_latent : int
         Code dimension ``d``.
+    prior : module from :mod:`skecho.priors` or None, default=None
+        The marginal; ``None`` is :class:`~skecho.priors.StandardNormalPrior`.
+    flow : skecho.flows.MeanOnlyFlow or None, default=None
+        Encoder flow (IAF direction: ``z = flow(z0)`` in one parallel pass).
 
     Examples
     --------
@@ -100,28 +110,77 @@ class GaussianChannel(nn.Module):
     tensor([0., 0., 0.])
     """
 
-    def __init__(self, n_latent):
+    def __init__(self, n_latent, prior=None, flow=None):
         super().__init__()
         self.n_latent = n_latent
+        self.prior = StandardNormalPrior(n_latent) if prior is None else prior
+        self.flow = flow
+        self.closed_form = isinstance(self.prior, StandardNormalPrior) and flow is None
+        self.prior_at_flow_input = isinstance(self.prior, VampPrior)
+        self._encoder_ref = ()
+
+    def attach_encoder(self, encoder):
+        """Give a VampPrior the encoder (body + head) that maps its pseudo-inputs to ``h``.
+
+        The channel references the encoder without owning it (it belongs to the autoencoder).
+        """
+        self._encoder_ref = (encoder,)
+
+    def _encode(self, u):
+        if not self._encoder_ref:
+            raise RuntimeError("GaussianChannel: call attach_encoder() before using a VampPrior.")
+        return self.params(self._encoder_ref[0](u))
 
     def params(self, h):
         """Split the head output into ``(mean, log_var)``."""
         mean, log_var = h.chunk(2, dim=1)
         return mean, log_var
 
+    def _output(self, z0):
+        if self.flow is None:
+            return z0
+        z = self.flow(z0)
+        # The flow's input, kept with its output so that the rate needs no inversion.
+        z._skecho_flow_input = z0
+        return z
+
+    def _flow_input(self, z):
+        if self.flow is None:
+            return z
+        z0 = getattr(z, "_skecho_flow_input", None)
+        return self.flow.inverse(z) if z0 is None else z0
+
     def code(self, params):
-        """Deterministic code: the posterior mean."""
-        return params[0]
+        """Deterministic code: the posterior mean, through the flow if any (``z`` at eps = 0)."""
+        if params[0].requires_grad:
+            return self._output(params[0])
+        # Codes of constant inputs (e.g. ``transform``) need no graph through the flow weights.
+        with torch.no_grad():
+            return self._output(params[0])
 
     def rsample(self, params, generator=None):
         """Reparameterised sample from ``q(z|x)``."""
-        return gaussian_sample(*params, generator=generator)
+        return self._output(gaussian_sample(*params, generator=generator))
 
     def with_noise(self, params, eps):
-        """``mean + exp(log_var / 2) * eps`` for given standard normal ``eps``."""
+        """``F(mean + exp(log_var / 2) * eps)`` for given standard normal ``eps``."""
         mean, log_var = params
-        return mean + torch.exp(0.5 * log_var) * eps
+        return self._output(mean + torch.exp(0.5 * log_var) * eps)
+
+    def log_ratio(self, params, z):
+        """One-sample ``log q(z|x) - log p(z)`` per sample, ``(B,)`` (the IAF has unit Jacobian)."""
+        z0 = self._flow_input(z)
+        log_q = diagonal_gaussian_log_prob(z0, *params)
+        log_p = self.prior.log_prob(z0 if self.prior_at_flow_input else z, self._encode)
+        return log_q - log_p
 
     def rate(self, params, z):
-        """Closed-form ``KL(q(z|x) || N(0, I))`` per sample."""
-        return gaussian_kl(*params)
+        """Per-sample rate: closed-form ``KL(q(z|x) || N(0, I))``, else :meth:`log_ratio`."""
+        if self.closed_form:
+            return gaussian_kl(*params)
+        return self.log_ratio(params, z)
+
+    def sample_prior(self, n, generator):
+        """``(n, d)`` draws of the marginal of ``z`` (a Vamp draw goes through the flow)."""
+        z = self.prior.sample(n, generator, self._encode)
+        return self.flow(z) if self.flow is not None and self.prior_at_flow_input else z

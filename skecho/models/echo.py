@@ -9,6 +9,7 @@ import torch
 from ..base import BaseAutoencoder
 from ..channels import EchoChannel
 from ..noise import echo_clip_factor, echo_noise
+from ._mixins import RateScheduleMixin, TotalCorrelationMixin
 
 __all__ = ["EchoAutoencoder"]
 
@@ -16,7 +17,7 @@ __all__ = ["EchoAutoencoder"]
 BANK_SIZE = 10_000
 
 
-class EchoAutoencoder(BaseAutoencoder):
+class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     """Autoencoder with an Echo noise channel and its exact rate (Brekelma et al., 2019).
 
     The encoder gives ``f(x) = tanh(a / 16)`` and a diagonal ``S(x) = r * sigmoid(a')``; the code
@@ -37,6 +38,18 @@ class EchoAutoencoder(BaseAutoencoder):
         paper's choice). Fixes the clip factor ``r`` and so the rate floor ``-d_z log r``.
     replacement : bool, default=False
         Draw the echo terms with replacement instead of a random order without repeats.
+    lambda_tc : float, default=0.0
+        Echo paper section 5.3: ``L = E log p(x|z) - beta I(X; Z) - lambda_tc TC(z)``, the total
+        correlation estimated by FactorVAE's discriminator (see :class:`BetaVAE`); needs batches
+        of at least 4.
+    discriminator_hidden_sizes : sequence of int, default=None
+        Hidden widths of the TC discriminator; ``None`` means FactorVAE's ``(1000,) * 6``.
+    target_rate : float, default=None
+        Minimise ``distortion + |target_rate - rate|`` instead of ``distortion + beta * rate``
+        ("Fixing a Broken ELBO"); the exact Echo rate makes the target an exact ``I(X; Z)``.
+    beta_schedule : None, int or callable, default=None
+        Warm-up of the rate weight: ``None`` (constant ``beta``), an integer number of epochs of
+        linear warm-up from 0, or a callable ``progress -> factor`` (see :class:`BetaVAE`).
     architecture : {"auto", "mlp", "conv"}, default="auto"
         ``"auto"``: the Echo paper's conv nets for 28x28 images, disentanglement_lib's for 64x64,
         an MLP otherwise.
@@ -135,6 +148,10 @@ class EchoAutoencoder(BaseAutoencoder):
         beta=1.0,
         d_max=None,
         replacement=False,
+        lambda_tc=0.0,
+        discriminator_hidden_sizes=None,
+        target_rate=None,
+        beta_schedule=None,
         architecture="auto",
         hidden_sizes=None,
         likelihood="auto",
@@ -151,6 +168,10 @@ class EchoAutoencoder(BaseAutoencoder):
         self.beta = beta
         self.d_max = d_max
         self.replacement = replacement
+        self.lambda_tc = lambda_tc
+        self.discriminator_hidden_sizes = discriminator_hidden_sizes
+        self.target_rate = target_rate
+        self.beta_schedule = beta_schedule
         self.architecture = architecture
         self.hidden_sizes = hidden_sizes
         self.likelihood = likelihood
@@ -171,6 +192,8 @@ class EchoAutoencoder(BaseAutoencoder):
             raise ValueError(f"d_max must be None or an integer >= 1, got {self.d_max!r}.")
         if not isinstance(self.replacement, (bool, np.bool_)):
             raise TypeError(f"replacement must be True or False, got {self.replacement!r}.")
+        self._check_tc_params()
+        self._check_schedule_params()
 
     def _make_channel(self, batch_size):
         self.d_max_ = batch_size - 1 if self.d_max is None else int(self.d_max)
@@ -178,7 +201,11 @@ class EchoAutoencoder(BaseAutoencoder):
         self.rate_floor_ = -self.n_components * float(np.log(self.clip_factor_))
         return EchoChannel(self.n_components, self.clip_factor_, self.d_max_, self.replacement)
 
+    def _penalty(self, net, x, params, z, ctx):
+        return self._tc_penalty(net, z)
+
     def _check_batch_size(self, batch_size):
+        super()._check_batch_size(batch_size)
         if batch_size - 1 < self.d_max_:
             warnings.warn(
                 f"EchoAutoencoder: batches of {batch_size} samples give at most {batch_size - 1} "
