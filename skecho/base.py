@@ -418,8 +418,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _ready_module(self):
         """The fitted network on the chosen device (moved there after unpickling)."""
         check_is_fitted(self, "module_")
-        if getattr(self, "_likelihood", None) is None:
-            self._likelihood = get_likelihood(self.likelihood_)
         device = self._device()
         param = next(self.module_.parameters())
         if param.device != device:
@@ -682,7 +680,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (60, 2)
         """
         params = self._checked_params(X)
-        return self.module_.channel.code(params).cpu().numpy()
+        with torch.no_grad():
+            return self.module_.channel.code(params).cpu().numpy()
 
     def encode_noisy(self, X, *, random_state=None):
         """Noisy codes ``z ~ q(z|x)``: the channel's output with fresh noise for every sample.
@@ -873,6 +872,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if state.get("_optimizer_state") is not None:
             state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "likelihood_" in state:
+            # Rebuilt rather than pickled; needed before any method that trains or scores.
+            self._likelihood = get_likelihood(state["likelihood_"])
 
 
 def _to_cpu(obj):

@@ -152,11 +152,7 @@ class GaussianChannel(nn.Module):
 
     def code(self, params):
         """Deterministic code: the posterior mean, through the flow if any (``z`` at eps = 0)."""
-        if params[0].requires_grad:
-            return self._output(params[0])
-        # Codes of constant inputs (e.g. ``transform``) need no graph through the flow weights.
-        with torch.no_grad():
-            return self._output(params[0])
+        return self._output(params[0])
 
     def rsample(self, params, generator=None):
         """Reparameterised sample from ``q(z|x)``."""

@@ -384,3 +384,16 @@ def test_cuda_fit_pickles_to_cpu(cls, digits):
     cpu = loaded.set_params(device="cpu")
     np.testing.assert_allclose(cpu.transform(X), est.transform(X), rtol=1e-4, atol=1e-5)
     assert cpu.score(X) == pytest.approx(est.score(X), rel=1e-4)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_unpickled_model_resumes_training_like_the_original(cls, digits):
+    X = digits[0][:200]
+    est = small(cls, max_epochs=2).fit(X)
+    loaded = pickle.loads(pickle.dumps(est))
+    est.partial_fit(X)
+    loaded.partial_fit(X)  # straight after unpickling, no other method called first
+    assert loaded.n_iter_ == est.n_iter_ == 3
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    warm = pickle.loads(pickle.dumps(est)).set_params(warm_start=True, max_epochs=1)
+    assert warm.fit(X).n_iter_ == 4
