@@ -8,11 +8,12 @@ rate) and :class:`BetaVAE` (Gaussian channel). Channel math in :mod:`skecho.nois
 import importlib
 
 from .base import TrainingDivergedError
-from .models import BetaVAE, EchoAutoencoder
+from .models import IMAE, BetaVAE, EchoAutoencoder, HybridBetaVAE, HybridInfoVAE, JointVAE
 
 __version__ = "0.1.0"
 
-__all__ = ["EchoAutoencoder", "BetaVAE", "TrainingDivergedError", "__version__"]
+__all__ = ["EchoAutoencoder", "BetaVAE", "IMAE", "JointVAE", "HybridBetaVAE", "HybridInfoVAE",
+           "TrainingDivergedError", "__version__"]
 
 _SUBMODULES = ("curves", "datasets", "metrics", "plotting")
 

@@ -1,6 +1,10 @@
 """Estimators: one small file per model, composing a channel, networks and an objective."""
 
 from .echo import EchoAutoencoder
+from .hybrid import HybridAutoencoder, HybridBetaVAE, HybridInfoVAE
+from .imae import IMAE
+from .jointvae import JointVAE
 from .vae import BetaVAE
 
-__all__ = ["EchoAutoencoder", "BetaVAE"]
+__all__ = ["EchoAutoencoder", "BetaVAE", "IMAE", "JointVAE", "HybridBetaVAE", "HybridInfoVAE",
+           "HybridAutoencoder"]
