@@ -187,7 +187,7 @@ class HybridChannel(nn.Module):
         return torch.cat([y, gaussian_sample(mean, log_var, generator=generator)], dim=1)
 
     def with_noise(self, params, eps):
-        """``[one_hot(argmax(logits + g)), mean + sigma * e]`` for ``eps = [g, e]`` (width K + d)."""
+        """``[one_hot(argmax(logits + g)), mean + sigma * e]`` for ``eps = [g, e]`` (K + d wide)."""
         mean, log_var, logits = params
         gumbel, normal = eps[..., :self.n_categories], eps[..., self.n_categories:]
         index = (logits + gumbel).argmax(dim=-1)

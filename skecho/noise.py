@@ -354,7 +354,8 @@ def gumbel_softmax_sample(logits, temperature, *, generator=None, gumbel=None):
     --------
     >>> import torch
     >>> from skecho.noise import gumbel_softmax_sample
-    >>> y = gumbel_softmax_sample(torch.zeros(4, 3), 0.5, generator=torch.Generator().manual_seed(0))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> y = gumbel_softmax_sample(torch.zeros(4, 3), 0.5, generator=g)
     >>> torch.allclose(y.sum(dim=1), torch.ones(4))
     True
     """

@@ -447,9 +447,8 @@ class HybridInfoVAE(HybridAutoencoder):
     ``KL(q(z) || N(0, I))`` is estimated by minibatch-weighted sampling
     (:func:`skecho.regularizers.mws_terms`, offset ``log(B N)`` with N the training-set size), the
     estimator the IMAE paper uses for its own marginal terms (appendix B). skecho's choice: the
-    Echo paper's InfoVAE baseline (:class:`~skecho.BetaVAE` family) uses an RBF MMD instead; the
-    IMAE paper writes the KL, so this model keeps it, and the four hybrid models differ only in
-    the terms of Figure 1.
+    InfoVAE baseline of the Echo paper uses an RBF MMD instead; the IMAE paper writes the KL, so
+    this model keeps it, and the four hybrid models differ only in the terms of Figure 1.
 
     Examples
     --------

@@ -26,9 +26,9 @@ class IMAE(HybridAutoencoder):
     Parameters
     ----------
     {params}
-    gamma : float, default=2 * beta
-        Weight of the total correlation ``TC(z)``; ``None`` means ``2 * beta``, the paper's
-        setting in all its experiments (section 4.2, appendix E). >= 0.
+    gamma : float or None, default=None
+        Weight of the total correlation ``TC(z)``, >= 0; ``None`` means ``2 * beta``, the
+        paper's setting in all its experiments (section 4.2, appendix E).
 
     Attributes
     ----------
@@ -107,6 +107,6 @@ class IMAE(HybridAutoencoder):
                 + self._gamma() * terms.total_correlation)
 
 
-_fill_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by default, of "
-          "``gamma = 2 beta``). 5 lies inside the paper's sweep (beta in [1, 10]); on digits "
+_fill_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by default, "
+          "of ``gamma = 2 beta``). 5 lies inside the paper's sweep (beta in [1, 10]); on digits "
           "beta = 1 left 1 to 3 of the 10 categories empty, beta = 5 none.")

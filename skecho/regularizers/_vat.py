@@ -107,7 +107,8 @@ def vat_perturbation(logits_fn, x, epsilon, *, xi=10.0, n_power_iterations=1, ge
     >>> import torch
     >>> from skecho.regularizers import vat_perturbation
     >>> net = torch.nn.Linear(5, 3)
-    >>> r = vat_perturbation(net, torch.randn(4, 5), 2.0, generator=torch.Generator().manual_seed(0))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> r = vat_perturbation(net, torch.randn(4, 5, generator=g), 2.0, generator=g)
     >>> torch.allclose(r.norm(dim=1), torch.full((4,), 2.0))
     True
     """
