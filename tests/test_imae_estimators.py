@@ -235,3 +235,63 @@ def test_digits_clusters_against_kmeans(digits):
     assert np.mean(kmeans_acc) == pytest.approx(0.759, abs=0.005)  # the reference row
     assert np.mean(imae_acc) > 0.6
     assert np.mean(imae_nmi) > np.mean(kmeans_nmi) - 0.08
+
+
+def test_imae_objective_terms_by_brute_force():
+    """IMAE's extra loss on a fixed batch: beta (sum_k KL(q(z_k)||N(0,1)) - I(x;y)) + gamma TC,
+    every term summed by hand with scipy densities (offset log(B N), N = 1000)."""
+    from scipy import stats
+    from scipy.special import logsumexp as lse
+
+    from skecho.base import TrainingContext
+
+    rng = np.random.default_rng(0)
+    b, d, k, n = 5, 2, 3, 1000
+    mean, log_var = rng.normal(size=(b, d)), rng.normal(scale=0.3, size=(b, d))
+    logits = rng.normal(size=(b, k))
+    z = mean + np.exp(0.5 * log_var) * rng.normal(size=(b, d))
+    std = np.exp(0.5 * log_var)
+    log_q = np.array([[stats.norm.logpdf(z[i], mean[j], std[j]) for j in range(b)]
+                      for i in range(b)])                        # (i, j, k)
+    log_qz = lse(log_q.sum(axis=2), axis=1) - math.log(b * n)
+    log_qzk = lse(log_q, axis=1) - math.log(b * n)
+    tc = np.mean(log_qz - log_qzk.sum(axis=1))
+    dim_kl = np.sum(np.mean(log_qzk - stats.norm.logpdf(z), axis=0))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    marginal = p.mean(axis=0)
+    information = -np.sum(marginal * np.log(marginal)) + np.mean(np.sum(p * np.log(p), axis=1))
+    beta, gamma = 2.0, 3.0
+    expected = beta * (dim_kl - information) + gamma * tc
+
+    model = IMAE(n_components=d, n_categories=k, beta=beta, gamma=gamma)
+    t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
+    ctx = TrainingContext(0, 1, n, torch.Generator())
+    got = model._regularizer((t(mean), t(log_var), t(logits)), t(z), ctx)
+    assert float(got) == pytest.approx(expected, rel=1e-9)
+    # gamma=None means 2 beta (the paper's setting)
+    model.set_params(gamma=None)
+    got = model._regularizer((t(mean), t(log_var), t(logits)), t(z), ctx)
+    assert float(got) == pytest.approx(beta * (dim_kl - information) + 2 * beta * tc, rel=1e-9)
+
+
+def test_infovae_objective_terms_by_hand():
+    """HybridInfoVAE: beta (KL(mean p(y|x) || U) + KL(q(z) || N(0, I))), brute-force sums."""
+    from scipy import stats
+    from scipy.special import logsumexp as lse
+
+    from skecho.base import TrainingContext
+
+    rng = np.random.default_rng(1)
+    b, d, k, n = 4, 3, 4, 50
+    mean, log_var = rng.normal(size=(b, d)), rng.normal(scale=0.3, size=(b, d))
+    logits = rng.normal(size=(b, k))
+    z = mean + np.exp(0.5 * log_var) * rng.normal(size=(b, d))
+    log_q = np.array([[stats.norm.logpdf(z[i], mean[j], np.exp(0.5 * log_var[j])).sum()
+                       for j in range(b)] for i in range(b)])
+    kl_z = np.mean(lse(log_q, axis=1) - math.log(b * n) - stats.norm.logpdf(z).sum(axis=1))
+    marginal = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).mean(axis=0)
+    kl_y = np.sum(marginal * np.log(marginal * k))
+    t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
+    got = HybridInfoVAE(n_components=d, n_categories=k, beta=1.5)._regularizer(
+        (t(mean), t(log_var), t(logits)), t(z), TrainingContext(0, 1, n, torch.Generator()))
+    assert float(got) == pytest.approx(1.5 * (kl_y + kl_z), rel=1e-9)
