@@ -9,12 +9,22 @@ penalties, target rate), with :class:`InfoVAE` and :class:`FactorVAE` presets. C
 import importlib
 
 from .base import TrainingDivergedError
-from .models import BetaVAE, EchoAutoencoder, FactorVAE, InfoVAE
+from .models import (
+    IMAE,
+    BetaVAE,
+    EchoAutoencoder,
+    FactorVAE,
+    HybridBetaVAE,
+    HybridInfoVAE,
+    InfoVAE,
+    JointVAE,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "EchoAutoencoder", "BetaVAE", "InfoVAE", "FactorVAE", "TrainingDivergedError", "__version__",
+    "EchoAutoencoder", "BetaVAE", "InfoVAE", "FactorVAE", "IMAE", "JointVAE", "HybridBetaVAE",
+    "HybridInfoVAE", "TrainingDivergedError", "__version__",
 ]
 
 _SUBMODULES = ("curves", "datasets", "metrics", "plotting")

@@ -15,10 +15,18 @@ The math lives in :mod:`skecho.noise`; these modules only wire it up.
 import torch
 from torch import nn
 
-from .noise import echo_log_scale, echo_noise, echo_rate, gaussian_kl, gaussian_sample
+from .noise import (
+    categorical_kl_uniform,
+    echo_log_scale,
+    echo_noise,
+    echo_rate,
+    gaussian_kl,
+    gaussian_sample,
+    gumbel_softmax_sample,
+)
 from .priors import StandardNormalPrior, VampPrior, diagonal_gaussian_log_prob
 
-__all__ = ["EchoChannel", "GaussianChannel"]
+__all__ = ["EchoChannel", "GaussianChannel", "HybridChannel"]
 
 
 class EchoChannel(nn.Module):
@@ -180,3 +188,68 @@ class GaussianChannel(nn.Module):
         """``(n, d)`` draws of the marginal of ``z`` (a Vamp draw goes through the flow)."""
         z = self.prior.sample(n, generator, self._encode)
         return self.flow(z) if self.flow is not None and self.prior_at_flow_input else z
+
+
+class HybridChannel(nn.Module):
+    """Discrete ``y`` plus continuous ``z``: ``q(y|x) = Cat(softmax(l(x)))``, ``q(z|x)`` Gaussian.
+
+    The head output ``h`` of width ``2 * d + K`` is split into ``(mean, log_var, logits)``. The
+    decoder input is ``[y, z]`` (width ``K + d``), ``y`` one-hot (or relaxed) first. Training draws
+    a Gumbel-softmax relaxed ``y`` at ``temperature`` (Jang et al., 2017); evaluation
+    (``with_noise``) takes the exact categorical draw ``one_hot(argmax(logits + g))`` for given
+    Gumbel noise ``g``. The rate is ``KL(q(y|x) || Uniform(K)) + KL(q(z|x) || N(0, I))``.
+
+    Parameters
+    ----------
+    n_latent : int
+        Continuous code dimension ``d``.
+    n_categories : int
+        Number of categories ``K``.
+    temperature : float, default=0.67
+        Gumbel-softmax temperature used by ``rsample``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.channels import HybridChannel
+    >>> channel = HybridChannel(2, 3)
+    >>> params = channel.params(torch.zeros(4, 7))
+    >>> channel.rate(params, None)  # uniform q(y|x) and standard normal q(z|x)
+    tensor([0., 0., 0., 0.])
+    >>> channel.with_noise(params, torch.tensor([0.0, 1.0, 0.0, 0.5, -0.5]))[0]
+    tensor([ 0.0000,  1.0000,  0.0000,  0.5000, -0.5000])
+    """
+
+    def __init__(self, n_latent, n_categories, temperature=0.67):
+        super().__init__()
+        self.n_latent = n_latent
+        self.n_categories = n_categories
+        self.temperature = float(temperature)
+
+    def params(self, h):
+        """Split the head output into ``(mean, log_var, logits)``."""
+        d = self.n_latent
+        return h[:, :d], h[:, d:2 * d], h[:, 2 * d:]
+
+    def code(self, params):
+        """Deterministic continuous code: the posterior mean of ``z``."""
+        return params[0]
+
+    def rsample(self, params, generator=None):
+        """``[y, z]``: relaxed one-hot ``y`` and reparameterised ``z`` (differentiable)."""
+        mean, log_var, logits = params
+        y = gumbel_softmax_sample(logits, self.temperature, generator=generator)
+        return torch.cat([y, gaussian_sample(mean, log_var, generator=generator)], dim=1)
+
+    def with_noise(self, params, eps):
+        """``[one_hot(argmax(logits + g)), mean + sigma * e]`` for ``eps = [g, e]`` (K + d wide)."""
+        mean, log_var, logits = params
+        gumbel, normal = eps[..., :self.n_categories], eps[..., self.n_categories:]
+        index = (logits + gumbel).argmax(dim=-1)
+        y = nn.functional.one_hot(index, self.n_categories).to(mean.dtype)
+        return torch.cat([y, mean + torch.exp(0.5 * log_var) * normal], dim=1)
+
+    def rate(self, params, z):
+        """Per-sample ``KL(q(y|x) || Uniform) + KL(q(z|x) || N(0, I))`` (``z`` is not needed)."""
+        mean, log_var, logits = params
+        return categorical_kl_uniform(logits) + gaussian_kl(mean, log_var)

@@ -12,6 +12,8 @@ from torch import nn
 
 __all__ = [
     "ARCHITECTURES",
+    "IMAE_MLP_SIZES",
+    "BatchNorm1d",
     "MLPEncoder",
     "MLPDecoder",
     "ConvEncoder28",
@@ -20,6 +22,7 @@ __all__ = [
     "ConvDecoder64",
     "build_networks",
     "count_parameters",
+    "imae_mlp_config",
     "resolve_architecture",
 ]
 
@@ -28,11 +31,43 @@ DEFAULT_HIDDEN_SIZES = (256, 256)
 CONV_IMAGE_SIZES = (28, 64)
 
 
-def _mlp(sizes, activation=nn.ReLU, final_activation=True):
+#: IMAE paper, appendix G: (encoder hidden sizes, batch norm, decoder hidden sizes).
+IMAE_MLP_SIZES = {
+    "mnist": ((500, 500), True, (500, 500)),
+    "dsprites": ((1200, 1200), False, (1200, 1200, 1200)),
+}
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """``torch.nn.BatchNorm1d`` that also trains on a batch of one sample.
+
+    A single sample has no batch variance; in training mode such a batch is normalised with the
+    running statistics (as at evaluation) and leaves them unchanged, instead of raising.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.networks import BatchNorm1d
+    >>> BatchNorm1d(3).train()(torch.ones(1, 3)).shape
+    torch.Size([1, 3])
+    """
+
+    def forward(self, x):
+        if self.training and x.shape[0] == 1:
+            return nn.functional.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias,
+                training=False, eps=self.eps,
+            )
+        return super().forward(x)
+
+
+def _mlp(sizes, activation=nn.ReLU, final_activation=True, batch_norm=False):
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
         if final_activation or i < len(sizes) - 2:
+            if batch_norm:
+                layers.append(BatchNorm1d(n_out))
             layers.append(activation())
     return nn.Sequential(*layers)
 
@@ -46,6 +81,8 @@ class MLPEncoder(nn.Module):
         Shape of one sample (any rank; flattened).
     hidden_sizes : sequence of int
         Widths of the hidden layers, at least one.
+    batch_norm : bool, default=False
+        ``Linear -> BatchNorm -> ReLU`` (IMAE's MNIST encoder, appendix G).
 
     Attributes
     ----------
@@ -60,9 +97,9 @@ class MLPEncoder(nn.Module):
     torch.Size([3, 4])
     """
 
-    def __init__(self, input_shape, hidden_sizes):
+    def __init__(self, input_shape, hidden_sizes, batch_norm=False):
         super().__init__()
-        self.net = _mlp([math.prod(input_shape), *hidden_sizes])
+        self.net = _mlp([math.prod(input_shape), *hidden_sizes], batch_norm=batch_norm)
         self.out_features = hidden_sizes[-1]
 
     def forward(self, x):
@@ -311,6 +348,32 @@ def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", h
         body, decoder = ConvEncoder64(input_shape[0]), ConvDecoder64(n_latent, input_shape[0])
     encoder = nn.Sequential(body, nn.Linear(body.out_features, encoder_out))
     return encoder, decoder
+
+
+def imae_mlp_config(input_shape):
+    """The IMAE paper's MLP (appendix G) for samples of ``input_shape``.
+
+    64x64 images (4096 values: dSprites) get the dSprites net, encoder 1200-1200 and decoder
+    1200-1200-1200, ReLU, no batch norm; anything else the MNIST net, encoder 500-500 with batch
+    norm and decoder 500-500. The tables' "FC 2 x 500" / "FC 2 x 1200" encoder rows are read as
+    one hidden layer feeding both heads (z's mean and log-variance, y's logits); this reading is
+    skecho's choice.
+
+    Returns
+    -------
+    encoder_sizes : tuple of int
+    batch_norm : bool
+    decoder_sizes : tuple of int
+        In the order the decoder applies them.
+
+    Examples
+    --------
+    >>> from skecho.networks import imae_mlp_config
+    >>> imae_mlp_config((784,)), imae_mlp_config((1, 64, 64))[0]
+    (((500, 500), True, (500, 500)), (1200, 1200))
+    """
+    key = "dsprites" if math.prod(input_shape) == 64 * 64 else "mnist"
+    return IMAE_MLP_SIZES[key]
 
 
 def count_parameters(module):

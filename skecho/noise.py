@@ -21,6 +21,12 @@ __all__ = [
     "echo_rate",
     "gaussian_sample",
     "gaussian_kl",
+    "gaussian_log_density",
+    "standard_gumbel",
+    "gumbel_softmax_sample",
+    "categorical_entropy",
+    "categorical_kl_uniform",
+    "categorical_mutual_information",
 ]
 
 
@@ -269,3 +275,164 @@ def gaussian_kl(mean, log_var):
     tensor([0.5000])
     """
     return 0.5 * (mean.pow(2) + torch.exp(log_var) - log_var - 1.0).sum(dim=1)
+
+
+def gaussian_log_density(z, mean, log_var):
+    """Elementwise ``log N(z; mean, exp(log_var))``, broadcasting over leading dimensions.
+
+    Parameters
+    ----------
+    z, mean, log_var : torch.Tensor
+        Broadcastable tensors (e.g. ``(B, 1, d)`` against ``(1, B, d)``).
+
+    Returns
+    -------
+    log_density : torch.Tensor
+        Shape of the broadcast, nats (no sum over dimensions).
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from skecho.noise import gaussian_log_density
+    >>> value = gaussian_log_density(torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]))
+    >>> math.isclose(float(value), -0.5 * math.log(2 * math.pi), rel_tol=1e-6)
+    True
+    """
+    return -0.5 * (math.log(2 * math.pi) + log_var + (z - mean).pow(2) * torch.exp(-log_var))
+
+
+def standard_gumbel(shape, *, generator=None, device=None, dtype=torch.float32):
+    """Standard Gumbel draws ``-log(-log(u))``, ``u ~ Uniform(0, 1)``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    generator : torch.Generator, optional
+        Source of randomness (its device is used when ``device`` is None).
+    device : torch.device, optional
+    dtype : torch.dtype, default=torch.float32
+
+    Returns
+    -------
+    g : torch.Tensor of the given shape
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import standard_gumbel
+    >>> g = standard_gumbel((20000,), generator=torch.Generator().manual_seed(0))
+    >>> round(float(g.mean()), 1)  # Euler-Mascheroni constant 0.577
+    0.6
+    """
+    if device is None and generator is not None:
+        device = generator.device
+    u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
+    tiny = torch.finfo(dtype).tiny
+    return -torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))
+
+
+def gumbel_softmax_sample(logits, temperature, *, generator=None, gumbel=None):
+    """Relaxed one-hot draw ``softmax((logits + g) / temperature)``, ``g ~ Gumbel(0, 1)``.
+
+    The Gumbel-softmax / Concrete relaxation of a categorical draw (Jang et al., 2017; Maddison
+    et al., 2017); differentiable in ``logits``. As ``temperature -> 0`` it tends to the one-hot
+    vector of ``argmax(logits + g)``, an exact sample of ``Categorical(softmax(logits))``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (B, K)
+        Unnormalised log-probabilities.
+    temperature : float
+        Relaxation temperature, > 0.
+    generator : torch.Generator, optional
+        Source of the Gumbel noise on the logits' device (ignored when ``gumbel`` is given).
+    gumbel : torch.Tensor broadcastable to (B, K), optional
+        Given standard Gumbel noise instead of a fresh draw.
+
+    Returns
+    -------
+    y : torch.Tensor of shape (B, K)
+        Rows on the probability simplex.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import gumbel_softmax_sample
+    >>> g = torch.Generator().manual_seed(0)
+    >>> y = gumbel_softmax_sample(torch.zeros(4, 3), 0.5, generator=g)
+    >>> torch.allclose(y.sum(dim=1), torch.ones(4))
+    True
+    """
+    if gumbel is None:
+        gumbel = standard_gumbel(logits.shape, generator=generator, device=logits.device,
+                                 dtype=logits.dtype)
+    return torch.softmax((logits + gumbel) / temperature, dim=-1)
+
+
+def categorical_entropy(probs):
+    """Entropy ``-sum_k p_k log p_k`` of each row of probabilities (``0 log 0 = 0``), nats.
+
+    Parameters
+    ----------
+    probs : torch.Tensor of shape (..., K)
+
+    Returns
+    -------
+    entropy : torch.Tensor of shape (...)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import categorical_entropy
+    >>> categorical_entropy(torch.tensor([[0.5, 0.5], [1.0, 0.0]]))
+    tensor([0.6931, 0.0000])
+    """
+    return -torch.special.xlogy(probs, probs).sum(dim=-1) + 0.0  # + 0.0: no negative zero
+
+
+def categorical_kl_uniform(logits):
+    """``KL(Categorical(softmax(logits)) || Uniform(K))`` per row: ``log K - H(p)``, nats.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (B, K)
+
+    Returns
+    -------
+    kl : torch.Tensor of shape (B,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import categorical_kl_uniform
+    >>> categorical_kl_uniform(torch.tensor([[0.0, 0.0], [100.0, 0.0]]))
+    tensor([0.0000, 0.6931])
+    """
+    log_p = torch.log_softmax(logits, dim=-1)
+    return (log_p.exp() * log_p).sum(dim=-1) + math.log(logits.shape[-1])
+
+
+def categorical_mutual_information(probs):
+    """Minibatch ``I(x; y) = H(mean_n p(y|x_n)) - mean_n H(p(y|x_n))`` (IMAE eq. 7, IMSAT).
+
+    The plug-in estimate over the rows of one batch; it lies in ``[0, log K]``: ``log K`` for
+    confident assignments spread evenly over the K categories, 0 when every row is the same.
+    Small batches bias the marginal entropy downwards.
+
+    Parameters
+    ----------
+    probs : torch.Tensor of shape (B, K)
+        ``p(y|x_n)`` for the rows of the batch.
+
+    Returns
+    -------
+    mutual_information : torch.Tensor, scalar, nats
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import categorical_mutual_information
+    >>> categorical_mutual_information(torch.eye(4))  # log 4
+    tensor(1.3863)
+    """
+    return categorical_entropy(probs.mean(dim=0)) - categorical_entropy(probs).mean()

@@ -2,7 +2,11 @@
 
 from .echo import EchoAutoencoder
 from .factorvae import FactorVAE
+from .hybrid import HybridAutoencoder, HybridBetaVAE, HybridInfoVAE
+from .imae import IMAE
 from .infovae import InfoVAE
+from .jointvae import JointVAE
 from .vae import BetaVAE
 
-__all__ = ["EchoAutoencoder", "BetaVAE", "InfoVAE", "FactorVAE"]
+__all__ = ["EchoAutoencoder", "BetaVAE", "InfoVAE", "FactorVAE", "IMAE", "JointVAE",
+           "HybridBetaVAE", "HybridInfoVAE", "HybridAutoencoder"]
