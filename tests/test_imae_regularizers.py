@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from scipy.special import logsumexp
 
 from skecho.channels import HybridChannel
 from skecho.noise import (

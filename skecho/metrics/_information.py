@@ -1,7 +1,6 @@
 """Information quantities: rate, distortion and ELBO of a fitted model; total correlation."""
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
@@ -159,25 +158,26 @@ def _gaussian_tc(codes):
 
 
 def _mws_tc(mean, log_var, batch_size, rng):
+    import torch
+
+    from ..regularizers import mws_log_densities  # the training-time estimator, in float64
+
     n, n_codes = mean.shape
-    std = np.exp(0.5 * log_var)
-    z = mean + std * rng.standard_normal(mean.shape)
+    z = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)
     order = rng.permutation(n)
     batch_size = n if batch_size is None else batch_size
     tc = np.empty(n)
-    log_norm = -np.log(std) - 0.5 * np.log(2 * np.pi)
+    z_t, mean_t, log_var_t = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+                              for a in (z, mean, log_var))
     for first in range(0, n, batch_size):
-        batch = order[first:first + batch_size]
-        size = batch.size
+        batch = torch.from_numpy(order[first:first + batch_size])
+        size = len(batch)
         rows_per_block = max(1, _MWS_BLOCK_ELEMENTS // (size * n_codes))
         for row in range(0, size, rows_per_block):
             rows = batch[row:row + rows_per_block]
-            # log q(z_i,k | x_j) for every sample i in rows and j in the batch: (r, B, d).
-            standard = (z[rows, None, :] - mean[None, batch, :]) / std[None, batch, :]
-            log_density = -0.5 * standard ** 2 + log_norm[None, batch, :]
-            log_joint = logsumexp(log_density.sum(axis=2), axis=1) - np.log(size)
-            log_marginals = logsumexp(log_density, axis=1) - np.log(size)
-            tc[rows] = log_joint - log_marginals.sum(axis=1)
+            # log q(z_i) and log q(z_ik) of the rows against the batch's mixture (offset log B).
+            log_qz, log_qzk = mws_log_densities(z_t[rows], mean_t[batch], log_var_t[batch])
+            tc[rows.numpy()] = (log_qz - log_qzk.sum(dim=1)).numpy()
     return float(tc.mean()), Bunch(samples=z, per_sample=tc)
 
 

@@ -36,18 +36,19 @@ def mws_log_densities(z, mean, log_var, n_train=None):
 
     Parameters
     ----------
-    z : torch.Tensor of shape (B, d)
-        One draw per row from ``q(z|x_i) = N(mean_i, diag(exp(log_var_i)))``.
+    z : torch.Tensor of shape (R, d)
+        One draw per row from ``q(z|x_i) = N(mean_i, diag(exp(log_var_i)))``; usually the
+        batch's own draws (``R = B``), or any rows of them (to bound memory on large batches).
     mean, log_var : torch.Tensor of shape (B, d)
-        The batch's posterior parameters.
+        The batch's posterior parameters: the mixture that estimates ``q(z)``.
     n_train : int or None, default=None
         Training-set size ``N``: offset ``log(B N)``; None: offset ``log B``.
 
     Returns
     -------
-    log_qz : torch.Tensor of shape (B,)
+    log_qz : torch.Tensor of shape (R,)
         Joint aggregate log-density at each ``z_i``.
-    log_qzk : torch.Tensor of shape (B, d)
+    log_qzk : torch.Tensor of shape (R, d)
         Per-dimension marginal log-densities.
 
     Examples
@@ -60,7 +61,7 @@ def mws_log_densities(z, mean, log_var, n_train=None):
     True
     """
     log_q = gaussian_log_density(z[:, None, :], mean[None, :, :], log_var[None, :, :])
-    offset = _offset(z.shape[0], n_train)
+    offset = _offset(mean.shape[0], n_train)
     log_qz = torch.logsumexp(log_q.sum(dim=2), dim=1) - offset
     log_qzk = torch.logsumexp(log_q, dim=1) - offset
     return log_qz, log_qzk
