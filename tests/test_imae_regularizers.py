@@ -195,7 +195,7 @@ def test_adaptive_vat_radius_is_alpha_times_the_kth_neighbour_distance():
         with pytest.raises(ValueError, match="alpha must be a positive finite number"):
             adaptive_vat_radius(X, bad)
     for bad in (0, 30, 2.5, True):
-        with pytest.raises(ValueError, match=r"n_neighbors must be an integer in \[1, n_samples\)"):
+        with pytest.raises(ValueError, match=r"n_neighbors must be an integer in \[1, n_"):
             adaptive_vat_radius(X, 0.25, bad)
 
 
