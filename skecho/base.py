@@ -10,7 +10,7 @@ import copy
 import math
 import numbers
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -144,6 +144,9 @@ class TrainingContext(NamedTuple):
         Number of training samples (e.g. ``N`` of minibatch-weighted sampling).
     generator : torch.Generator
         The training noise generator, on the training device.
+    indices : torch.Tensor or None, default=None
+        Row indices (int64, on the CPU) of this batch's samples in the training X, for
+        per-sample quantities computed once per training call; ``None`` when unknown.
 
     Examples
     --------
@@ -157,6 +160,7 @@ class TrainingContext(NamedTuple):
     total_steps: int
     n_train: int
     generator: torch.Generator
+    indices: Optional[torch.Tensor] = None
 
     @property
     def progress(self):
@@ -549,7 +553,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     group["lr"] = lr
                 idx = perm[b * batch_size:(b + 1) * batch_size]
                 x = data[idx.to(data.device)].to(device, non_blocking=True)
-                ctx = TrainingContext(step, total_steps, n, noise_gen)
+                ctx = TrainingContext(step, total_steps, n, noise_gen, idx)
                 loss, rate, distortion, (params, z) = self._batch_loss(net, x, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -70,10 +70,42 @@ def test_bad_parameters_name_the_problem(cls, params, error, match, digits):
 
 @pytest.mark.parametrize("params, match", [
     ({"gamma": -1.0}, "gamma must be finite and >= 0"),
+    ({"marginal_entropy_weight": 0.0}, "marginal_entropy_weight must be finite and > 0"),
+    ({"vat_epsilon": "knn"}, 'vat_epsilon must be a number >= 0 or "adaptive", got \'knn\''),
+    ({"vat_epsilon": "adaptive", "batch_size": 10}, "adaptive\" needs more than 10"),
 ])
-def test_imae_bad_gamma(params, match, digits):
+def test_imae_bad_parameters(params, match, digits):
     with pytest.raises(ValueError, match=match):
-        small(IMAE, **params).fit(digits[0][:50])
+        small(IMAE, **params).fit(digits[0][:50] if "batch_size" not in params
+                                  else digits[0][:10])
+
+
+def test_adaptive_vat_radius_is_looked_up_per_batch_row(digits, monkeypatch):
+    """vat_epsilon="adaptive": every batch row gets 0.25 x its own 10th-NN distance (brute force
+    over the training X), found through TrainingContext.indices."""
+    import skecho.models.hybrid as hybrid
+
+    X = digits[0][:60]
+    d = np.sqrt(((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(axis=2))
+    expected = 0.25 * np.sort(d, axis=1)[:, 10]  # column 0 is the sample itself
+    seen = []
+    real_vat_loss = hybrid.vat_loss
+
+    def spy(logits_fn, x, epsilon, **kw):
+        eps = epsilon.numpy().copy() if torch.is_tensor(epsilon) else epsilon
+        seen.append((x.detach().numpy().copy(), eps))
+        return real_vat_loss(logits_fn, x, epsilon, **kw)
+
+    monkeypatch.setattr(hybrid, "vat_loss", spy)
+    model = small(IMAE, vat_epsilon="adaptive", batch_size=20, max_epochs=1).fit(X)
+    assert len(seen) == 3 and not hasattr(model, "_vat_radii")
+    for x, eps in seen:
+        rows = [int(np.flatnonzero((X == row).all(axis=1))[0]) for row in x]
+        np.testing.assert_allclose(eps, expected[rows], rtol=1e-5)
+    # a float radius is passed through unchanged
+    seen.clear()
+    small(IMAE, vat_epsilon=0.7, batch_size=20, max_epochs=1).fit(X)
+    assert len(seen) == 3 and all(eps == 0.7 for _, eps in seen)
 
 
 @pytest.mark.parametrize("params, match", [
@@ -208,38 +240,30 @@ def test_jointvae_holds_the_continuous_kl_near_its_capacity(digits):
 # ---------------------------------------------------------------- digits against k-means
 @pytest.mark.slow
 def test_digits_clusters_against_kmeans(digits):
-    """IMAE's categories on sklearn's digits, against k-means on the raw pixels.
+    """IMAE's categories on sklearn's digits beat k-means on the raw pixels, same seed budget.
 
-    Same seed budget: seeds 0, 1, 2 for both; k-means with one k-means++ start per seed
-    (sklearn's default n_init for k-means++). IMAE keeps its defaults (appendix-G MLP with batch
-    norm, beta = 5, gamma = 10, VAT radius 1, batch 200) except max_epochs = 20 (time budget).
-
-    Honest note: IMAE does NOT beat k-means on digits. Measured with the full defaults (100
-    epochs): IMAE 0.744 / 0.725 / 0.674 (mean 0.714) against k-means 0.706 / 0.782 / 0.790
-    (mean 0.759); see README. This test therefore checks the weaker property that IMAE's
-    categories are informative (far above the 0.10 of chance, every category in use, NMI near
-    k-means'), not that IMAE wins.
+    Seeds 0, 1, 2 for both; k-means with one k-means++ start per seed (sklearn's default n_init
+    for k-means++). IMAE keeps its defaults (appendix-G MLP with batch norm, beta = 5,
+    gamma = 10, IMSAT's marginal-entropy weight 4, VAT radius 1, batch 200) except
+    max_epochs = 20 (time budget; measured: 0.819 / 0.707 / 0.778, mean 0.768, against k-means'
+    0.759). With the full 100 epochs IMAE reaches 0.824 / 0.728 / 0.787 (mean 0.780), and
+    0.840 / 0.822 / 0.730 (mean 0.797) against k-means' 0.779 on seeds 3, 4, 5; see README.
     """
     X, y = digits
-    imae_acc, imae_nmi, kmeans_acc, kmeans_nmi = [], [], [], []
+    imae_acc, kmeans_acc = [], []
     for seed in range(3):
         model = IMAE(max_epochs=20, random_state=seed).fit(X)
-        details = clustering_accuracy(y, model.labels_, return_details=True)
-        imae_acc.append(details.score)
-        imae_nmi.append(details.nmi)
+        imae_acc.append(clustering_accuracy(y, model.labels_))
         assert len(np.unique(model.labels_)) == 10
-        km = clustering_accuracy(y, KMeans(10, n_init=1, random_state=seed).fit_predict(X),
-                                 return_details=True)
-        kmeans_acc.append(km.score)
-        kmeans_nmi.append(km.nmi)
-    assert np.mean(kmeans_acc) == pytest.approx(0.759, abs=0.005)  # the reference row
-    assert np.mean(imae_acc) > 0.6
-    assert np.mean(imae_nmi) > np.mean(kmeans_nmi) - 0.08
+        kmeans_acc.append(clustering_accuracy(
+            y, KMeans(10, n_init=1, random_state=seed).fit_predict(X)))
+    assert np.mean(imae_acc) > np.mean(kmeans_acc)
 
 
 def test_imae_objective_terms_by_brute_force():
-    """IMAE's extra loss on a fixed batch: beta (sum_k KL(q(z_k)||N(0,1)) - I(x;y)) + gamma TC,
-    every term summed by hand with scipy densities (offset log(B N), N = 1000)."""
+    """IMAE's extra loss on a fixed batch: beta (sum_k KL(q(z_k)||N(0,1)) - I(x;y)) + gamma TC
+    (and with mu H(Y) in place of H(Y)), every term summed by hand with scipy densities (offset
+    log(B N), N = 1000)."""
     from scipy import stats
     from scipy.special import logsumexp as lse
 
@@ -263,7 +287,8 @@ def test_imae_objective_terms_by_brute_force():
     beta, gamma = 2.0, 3.0
     expected = beta * (dim_kl - information) + gamma * tc
 
-    model = IMAE(n_components=d, n_categories=k, beta=beta, gamma=gamma)
+    model = IMAE(n_components=d, n_categories=k, beta=beta, gamma=gamma,
+                 marginal_entropy_weight=1.0)  # eq. 10 literally
     t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
     ctx = TrainingContext(0, 1, n, torch.Generator())
     got = model._regularizer((t(mean), t(log_var), t(logits)), t(z), ctx)
@@ -272,6 +297,12 @@ def test_imae_objective_terms_by_brute_force():
     model.set_params(gamma=None)
     got = model._regularizer((t(mean), t(log_var), t(logits)), t(z), ctx)
     assert float(got) == pytest.approx(beta * (dim_kl - information) + 2 * beta * tc, rel=1e-9)
+    # marginal_entropy_weight mu: L(y) = mu H(mean p) - mean H(p) (IMSAT's balance)
+    model.set_params(marginal_entropy_weight=4.0)
+    h_marginal = -np.sum(marginal * np.log(marginal))
+    got = model._regularizer((t(mean), t(log_var), t(logits)), t(z), ctx)
+    assert float(got) == pytest.approx(
+        beta * (dim_kl - information - 3.0 * h_marginal) + 2 * beta * tc, rel=1e-9)
 
 
 def test_infovae_objective_terms_by_hand():

@@ -21,6 +21,7 @@ from skecho.noise import (
     standard_gumbel,
 )
 from skecho.regularizers import (
+    adaptive_vat_radius,
     categorical_kl,
     frozen_batch_norm_stats,
     mws_log_densities,
@@ -163,6 +164,38 @@ def test_vat_perturbation_has_the_requested_norm():
     conv = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     r = vat_perturbation(conv, images, 2.0, generator=torch.Generator().manual_seed(1))
     np.testing.assert_allclose(r.flatten(1).norm(dim=1).numpy(), 2.0, rtol=1e-5)
+
+
+def test_vat_perturbation_takes_one_radius_per_sample():
+    g = torch.Generator().manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4))
+    x = torch.randn(4, 6, generator=g)
+    eps = torch.tensor([0.0, 0.5, 1.0, 3.0])
+    r = vat_perturbation(net, x, eps, generator=torch.Generator().manual_seed(1))
+    np.testing.assert_allclose(r.norm(dim=1).numpy(), eps.numpy(), rtol=1e-5, atol=1e-7)
+    # same directions as with a scalar radius
+    r1 = vat_perturbation(net, x, 1.0, generator=torch.Generator().manual_seed(1))
+    np.testing.assert_allclose(r.numpy(), (eps[:, None] * r1).numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"tensor of shape \(4,\), one radius per sample"):
+        vat_perturbation(net, x, torch.ones(3))
+
+
+def test_adaptive_vat_radius_is_alpha_times_the_kth_neighbour_distance():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2, 3))  # samples are flattened
+    flat = X.reshape(30, -1)
+    d = np.sqrt(((flat[:, None] - flat[None]) ** 2).sum(axis=2))
+    for alpha, k in [(0.25, 10), (1.0, 1), (2.0, 29)]:
+        expected = alpha * np.sort(d, axis=1)[:, k]  # column 0: the sample itself
+        np.testing.assert_allclose(adaptive_vat_radius(X, alpha, k), expected, rtol=1e-6)
+    # duplicated samples count as neighbours at distance 0
+    np.testing.assert_allclose(adaptive_vat_radius(np.zeros((5, 2)), 0.25, 3), 0.0)
+    for bad in (0.0, -1.0, float("nan"), True, "big"):
+        with pytest.raises(ValueError, match="alpha must be a positive finite number"):
+            adaptive_vat_radius(X, bad)
+    for bad in (0, 30, 2.5, True):
+        with pytest.raises(ValueError, match=r"n_neighbors must be an integer in \[1, n_"):
+            adaptive_vat_radius(X, 0.25, bad)
 
 
 def test_vat_direction_is_one_power_iteration_on_the_fisher_matrix():

@@ -24,11 +24,15 @@ from ..base import BaseAutoencoder, _generator, _seed_sequence
 from ..channels import HybridChannel
 from ..networks import ARCHITECTURES, MLPDecoder, MLPEncoder, build_networks, imae_mlp_config
 from ..noise import categorical_entropy, standard_gumbel
-from ..regularizers import frozen_batch_norm_stats, mws_terms, vat_loss
+from ..regularizers import adaptive_vat_radius, frozen_batch_norm_stats, mws_terms, vat_loss
 
 __all__ = ["HybridAutoencoder", "HybridBetaVAE", "HybridInfoVAE"]
 
 BATCH_NORM_OPTIONS = ("auto", True, False)
+# IMSAT's adaptive VAT radius (Hu et al., 2017): ADAPTIVE_ALPHA x distance to the
+# ADAPTIVE_NEIGHBORS-th nearest neighbour.
+ADAPTIVE_ALPHA = 0.25
+ADAPTIVE_NEIGHBORS = 10
 
 _SHARED_PARAMS_DOC = """n_components : int, default=10
         Dimension ``K1`` of the continuous code ``z``.
@@ -41,9 +45,12 @@ _SHARED_PARAMS_DOC = """n_components : int, default=10
         (Jang et al., 2017; 0.67 as in Dupont's JointVAE code); > 0.
     vat_weight : float, default=1.0
         Weight of the VAT penalty ``E_x KL(p(y|x) || p(y|x + r_adv))`` (eq. 11); 0 disables VAT.
-    vat_epsilon : float, default=1.0
+    vat_epsilon : float or "adaptive", default={vat_epsilon!r}
         Radius (L2 norm, in the units of X) of the adversarial perturbation; the paper uses 1
-        on MNIST.
+        on MNIST. ``"adaptive"``: IMSAT's per-sample radius (Hu et al., 2017), 0.25 times the
+        distance from each training sample to its 10th nearest neighbour in the training X
+        (:func:`skecho.regularizers.adaptive_vat_radius`, computed once per ``fit`` /
+        ``partial_fit`` call).
     architecture : {{"auto", "mlp", "conv"}}, default="auto"
         ``"auto"`` and ``"mlp"``: the IMAE paper's MLPs (appendix G) unless ``hidden_sizes`` is
         given; ``"conv"``: skecho's conv nets for 28x28 / 64x64 images.
@@ -114,7 +121,14 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
         self._check_int(self.n_categories, "n_categories", 2)
         self._check_real(self.temperature, "temperature", allow_low=False)
         self._check_real(self.vat_weight, "vat_weight")
-        self._check_real(self.vat_epsilon, "vat_epsilon")
+        if isinstance(self.vat_epsilon, str):
+            if self.vat_epsilon != "adaptive":
+                raise ValueError(
+                    f"{type(self).__name__}: vat_epsilon must be a number >= 0 or \"adaptive\", "
+                    f"got {self.vat_epsilon!r}."
+                )
+        else:
+            self._check_real(self.vat_epsilon, "vat_epsilon")
         self._check_choice(self.batch_norm, "batch_norm", BATCH_NORM_OPTIONS)
         self._check_choice(self.architecture, "architecture", ARCHITECTURES)
         self._check_hybrid_params()
@@ -128,6 +142,32 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
         # "auto" means the paper's MLP for every input shape (base "auto" would say conv).
         if self.architecture != "conv":
             self.architecture_ = "mlp"
+
+    def _train(self, X, n_epochs, seeds, schedule):
+        # IMSAT's adaptive radius: one per training row, looked up per batch by ctx.indices.
+        self._vat_radii = None
+        if self.vat_epsilon == "adaptive" and self.vat_weight > 0:
+            if len(X) <= ADAPTIVE_NEIGHBORS:
+                raise ValueError(
+                    f"{type(self).__name__}: vat_epsilon=\"adaptive\" needs more than "
+                    f"{ADAPTIVE_NEIGHBORS} training samples (the radius is set by the "
+                    f"{ADAPTIVE_NEIGHBORS}th nearest neighbour), got {len(X)}; pass more "
+                    f"samples or a float vat_epsilon."
+                )
+            self._vat_radii = torch.from_numpy(
+                adaptive_vat_radius(X, ADAPTIVE_ALPHA, ADAPTIVE_NEIGHBORS))
+        try:
+            return super()._train(X, n_epochs, seeds, schedule)
+        finally:
+            del self._vat_radii
+
+    def _vat_radius(self, ctx):
+        if self.vat_epsilon != "adaptive":
+            return float(self.vat_epsilon)
+        if ctx.indices is None:
+            raise RuntimeError("vat_epsilon=\"adaptive\" needs the batch's row indices "
+                               "(TrainingContext.indices).")
+        return self._vat_radii[ctx.indices]
 
     def _make_channel(self, batch_size):
         return HybridChannel(self.n_components, self.n_categories, self.temperature)
@@ -171,12 +211,12 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
     def _penalty(self, net, x, params, z, ctx):
         penalty = self._regularizer(params, z[:, self.n_categories:], ctx)
-        if self.vat_weight > 0 and self.vat_epsilon > 0:
+        if self.vat_weight > 0 and (self.vat_epsilon == "adaptive" or self.vat_epsilon > 0):
             def logits_fn(inputs):
                 return net.channel.params(net.encoder(inputs))[2]
 
             with frozen_batch_norm_stats(net.encoder):
-                vat = vat_loss(logits_fn, x, self.vat_epsilon, generator=ctx.generator,
+                vat = vat_loss(logits_fn, x, self._vat_radius(ctx), generator=ctx.generator,
                                logits=params[2])
             vat = self.vat_weight * vat
             penalty = vat if penalty is None else penalty + vat
@@ -480,9 +520,10 @@ class HybridInfoVAE(HybridAutoencoder):
         return self.beta * (self._marginal_category_kl(logits) + terms.marginal_kl)
 
 
-def _fill_doc(cls, beta, beta_doc, max_epochs=100):
+def _fill_doc(cls, beta, beta_doc, max_epochs=100, vat_epsilon=1.0):
     cls.__doc__ = cls.__doc__.format(
-        params=_SHARED_PARAMS_DOC.format(beta=beta, beta_doc=beta_doc, max_epochs=max_epochs),
+        params=_SHARED_PARAMS_DOC.format(beta=beta, beta_doc=beta_doc, max_epochs=max_epochs,
+                                         vat_epsilon=vat_epsilon),
         attributes=_SHARED_ATTRIBUTES_DOC,
     )
 

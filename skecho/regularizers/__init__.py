@@ -4,7 +4,7 @@ minibatch-weighted marginal estimates (TC, marginal KLs) and virtual adversarial
 from ._mmd import mmd_rbf, rbf_kernel
 from ._mws import MWSTerms, mws_log_densities, mws_terms
 from ._tc_discriminator import TCDiscriminator, permute_dims
-from ._vat import categorical_kl, frozen_batch_norm_stats, vat_loss, vat_perturbation
+from ._vat import adaptive_vat_radius, categorical_kl, frozen_batch_norm_stats, vat_loss, vat_perturbation
 
 __all__ = [
     "TCDiscriminator",
@@ -14,6 +14,7 @@ __all__ = [
     "MWSTerms",
     "mws_log_densities",
     "mws_terms",
+    "adaptive_vat_radius",
     "categorical_kl",
     "frozen_batch_norm_stats",
     "vat_loss",
