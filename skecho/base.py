@@ -131,6 +131,19 @@ def _generator(seed, device):
     return torch.Generator(device=device).manual_seed(seed)
 
 
+def _eval_chunks(data, device):
+    """Evaluation chunks of ``data`` on ``device``, each with its number of real rows.
+
+    A single-row chunk is evaluated as two copies of the row: torch's one-row (matrix-vector)
+    kernels round differently from the batched ones, and a sample's result must not depend on
+    how the rows were chunked. Callers keep the first ``n`` rows of each result.
+    """
+    for start in range(0, len(data), EVAL_BATCH_SIZE):
+        x = data[start:start + EVAL_BATCH_SIZE].to(device)
+        n = len(x)
+        yield (x.repeat(2, *([1] * (x.dim() - 1))) if n == 1 else x), n
+
+
 class TrainingContext(NamedTuple):
     """What a model's objective hooks may need to know about the current optimisation step.
 
@@ -636,9 +649,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         data = self._as_tensor(X, "cpu")
         chunks = []
         with torch.no_grad():
-            for start in range(0, len(data), EVAL_BATCH_SIZE):
-                x = data[start:start + EVAL_BATCH_SIZE].to(device)
-                chunks.append(net.encode(x))
+            for x, n in _eval_chunks(data, device):
+                chunks.append(tuple(p[:n] for p in net.encode(x)))
         return tuple(torch.cat(parts) for parts in zip(*chunks))
 
     def _per_sample_rate_distortion(self, X):
@@ -649,8 +661,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         data = self._as_tensor(X, "cpu")
         rates, distortions = [], []
         with torch.no_grad():
-            for start in range(0, len(data), EVAL_BATCH_SIZE):
-                x = data[start:start + EVAL_BATCH_SIZE].to(device)
+            for x, n in _eval_chunks(data, device):
                 params = net.encode(x)
                 rate = torch.zeros(len(x), device=device)
                 distortion = torch.zeros(len(x), device=device)
@@ -658,8 +669,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     z = net.channel.with_noise(params, eps)
                     rate += net.channel.rate(params, z)
                     distortion += self._likelihood.distortion(net.decoder(z), x)
-                rates.append(rate / len(noise))
-                distortions.append(distortion / len(noise))
+                rates.append(rate[:n] / len(noise))
+                distortions.append(distortion[:n] / len(noise))
         return (torch.cat(rates).double().cpu().numpy(),
                 torch.cat(distortions).double().cpu().numpy())
 
@@ -683,9 +694,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> model.transform(X).shape
         (60, 2)
         """
-        params = self._checked_params(X)
+        check_is_fitted(self, "module_")
+        data = self._as_tensor(self._validate_X(X, reset=False), "cpu")
+        net = self._ready_module()
         with torch.no_grad():
-            return self.module_.channel.code(params).cpu().numpy()
+            codes = [net.channel.code(net.encode(x))[:n].cpu()
+                     for x, n in _eval_chunks(data, self._device())]
+        return torch.cat(codes).numpy()
 
     def encode_noisy(self, X, *, random_state=None):
         """Noisy codes ``z ~ q(z|x)``: the channel's output with fresh noise for every sample.
@@ -720,9 +735,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = self._device()
         chunks = []
         with torch.no_grad():
-            for start in range(0, len(Z), EVAL_BATCH_SIZE):
-                z = Z[start:start + EVAL_BATCH_SIZE].to(device)
-                chunks.append(self._likelihood.mean(net.decoder(z)).cpu())
+            for z, n in _eval_chunks(Z, device):
+                chunks.append(self._likelihood.mean(net.decoder(z))[:n].cpu())
         out = torch.cat(chunks).numpy()
         return out.reshape(len(out), *self.input_shape_)
 

@@ -397,3 +397,4 @@ def test_unpickled_model_resumes_training_like_the_original(cls, digits):
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
     warm = pickle.loads(pickle.dumps(est)).set_params(warm_start=True, max_epochs=1)
     assert warm.fit(X).n_iter_ == 4
+

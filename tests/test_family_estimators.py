@@ -19,25 +19,13 @@ TINY_FLOW = dict(flow_hidden_sizes=(8,))
 TINY_DISC = dict(discriminator_hidden_sizes=(8,))
 
 
-def _expected_failed_checks(estimator):
-    if getattr(estimator, "prior", None) == "maf" and estimator.encoder_flow == "iaf":
-        return {
-            "check_methods_subset_invariance": (
-                "float32 rounding: the encoder's single-row matrix-vector kernel differs from "
-                "the batched one by 1 ulp, and two stacked flows carry that to ~1e-6 nats on "
-                "score_samples, just above the check's rtol=1e-7; batches of 2+ rows agree exactly"
-            ),
-        }
-    return {}
-
-
 @parametrize_with_checks([
     InfoVAE(**SMALL),
     FactorVAE(**SMALL, **TINY_DISC),
     BetaVAE(prior="vamp", n_pseudo_inputs=5, **SMALL),
     BetaVAE(prior="maf", encoder_flow="iaf", **TINY_FLOW, **SMALL),
     EchoAutoencoder(lambda_tc=1.0, beta_schedule=1, **TINY_DISC, **SMALL),
-], expected_failed_checks=_expected_failed_checks)
+])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
