@@ -406,6 +406,31 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _after_fit(self, X, generator):
         """Hook: state derived from the training data after training (e.g. a code bank)."""
 
+    def _structure(self):
+        """Hook: the parameter values the networks were built from (``{name: value}``).
+
+        Resuming training (``warm_start``, ``partial_fit``) with other values would silently
+        keep the old networks, so it raises instead. Subclasses extend the dict.
+        """
+        hidden = None if self.hidden_sizes is None else tuple(self.hidden_sizes)
+        return {"n_components": self.n_components, "architecture": self.architecture,
+                "hidden_sizes": hidden, "likelihood": self.likelihood}
+
+    def _check_structure(self):
+        """Raise if a parameter that fixed the networks changed since they were built."""
+        built = getattr(self, "_built_structure", None)
+        if built is None:
+            return
+        changed = {k: (built[k], v) for k, v in self._structure().items()
+                   if k in built and built[k] != v}
+        if changed:
+            what = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(
+                f"{type(self).__name__}: cannot resume training after changing parameters the "
+                f"networks were built from ({what}); set warm_start=False (or clone the "
+                f"estimator) to build new networks, or restore the old values."
+            )
+
     # ------------------------------------------------------------------ setup
     def _initialize(self, X, init_seed):
         """Build the networks, channel and likelihood for data X (first fit)."""
@@ -425,6 +450,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 extra=self._extra_modules(),
                 auxiliary={k: m for k, (m, _) in self._auxiliary_modules().items()},
             )
+        self._built_structure = self._structure()
         self._optimizer_state = None
         self.n_iter_ = 0
         self.history_ = {"loss": [], "rate": [], "distortion": [], "time": []}
@@ -483,6 +509,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not continuing:
             self._initialize(X, seeds[0])
         else:
+            self._check_structure()
             self._likelihood.validate(X)
         self._train(X, self.max_epochs, seeds, schedule=self.lr_schedule)
         return self
@@ -520,6 +547,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if first:
             self._initialize(X, seeds[0])
         else:
+            self._check_structure()
             self._likelihood.validate(X)
         self._train(X, 1, seeds, schedule="constant")
         return self

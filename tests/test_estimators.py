@@ -398,3 +398,24 @@ def test_unpickled_model_resumes_training_like_the_original(cls, digits):
     warm = pickle.loads(pickle.dumps(est)).set_params(warm_start=True, max_epochs=1)
     assert warm.fit(X).n_iter_ == 4
 
+
+
+@pytest.mark.parametrize("cls, change", [
+    (BetaVAE, dict(n_components=3)),
+    (BetaVAE, dict(hidden_sizes=(16,))),
+    (EchoAutoencoder, dict(d_max=10)),
+])
+def test_resuming_after_changing_the_networks_parameters_raises(cls, change, digits):
+    X = digits[0][:200]
+    est = small(cls, max_epochs=1).fit(X)
+    key = next(iter(change))
+    est.set_params(warm_start=True, **change)
+    with pytest.raises(ValueError, match=f"cannot resume training.*{key}.*warm_start=False"):
+        est.fit(X)
+    with pytest.raises(ValueError, match="cannot resume training"):
+        est.partial_fit(X)
+    # a fresh build with the new value works, and parameters that do not shape the
+    # networks (beta, learning_rate) may change between warm-started fits
+    est.set_params(warm_start=False).fit(X)
+    est.set_params(warm_start=True, beta=2.0, learning_rate=3e-4).fit(X)
+    assert est.n_iter_ == 2

@@ -215,3 +215,17 @@ def test_tc_needs_enough_samples_for_a_split_batch(digits):
 def test_schedule_returning_a_negative_factor_is_rejected(digits):
     with pytest.raises(ValueError, match="must return a finite real factor >= 0"):
         small(beta_schedule=lambda p: -1.0).fit(digits[:20])
+
+
+@pytest.mark.parametrize("change", [dict(lambda_tc=10.0), dict(prior="maf"),
+                                    dict(encoder_flow="iaf")])
+def test_warm_start_refuses_a_changed_marginal_flow_or_discriminator(change, digits):
+    # These parameters build modules; a warm-started fit must not silently keep the old ones
+    # (or crash looking for a discriminator that was never built).
+    est = small(max_epochs=1, discriminator_hidden_sizes=(8,)).fit(digits[:200])
+    est.set_params(warm_start=True, **change)
+    with pytest.raises(ValueError, match="cannot resume training.*warm_start=False"):
+        est.fit(digits[:200])
+    # changing the weight of an existing discriminator is fine
+    tc = small(max_epochs=1, lambda_tc=2.0, discriminator_hidden_sizes=(8,)).fit(digits[:200])
+    assert tc.set_params(warm_start=True, lambda_tc=5.0).fit(digits[:200]).n_iter_ == 2

@@ -25,6 +25,11 @@ class TotalCorrelationMixin:
     discriminator's estimate ``mean(logit_0 - logit_1)`` over the whole batch.
     """
 
+    def _structure(self):
+        sizes = self.discriminator_hidden_sizes
+        return {**super()._structure(), "lambda_tc > 0": self.lambda_tc > 0,
+                "discriminator_hidden_sizes": None if sizes is None else tuple(sizes)}
+
     def _check_tc_params(self):
         self._check_real(self.lambda_tc, "lambda_tc")
         self._check_sizes(self.discriminator_hidden_sizes, "discriminator_hidden_sizes")

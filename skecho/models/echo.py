@@ -184,6 +184,9 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         self.random_state = random_state
         self.verbose = verbose
 
+    def _structure(self):
+        return {**super()._structure(), "d_max": self.d_max, "replacement": self.replacement}
+
     def _check_model_params(self):
         if self.d_max is not None and (
             isinstance(self.d_max, bool) or not isinstance(self.d_max, numbers.Integral)

@@ -169,6 +169,10 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
                                "(TrainingContext.indices).")
         return self._vat_radii[ctx.indices]
 
+    def _structure(self):
+        return {**super()._structure(), "n_categories": self.n_categories,
+                "batch_norm": self.batch_norm, "temperature": self.temperature}
+
     def _make_channel(self, batch_size):
         return HybridChannel(self.n_components, self.n_categories, self.temperature)
 

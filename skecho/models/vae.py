@@ -56,7 +56,8 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         ``(640, 640, 640)``.
     mmd_weight : float, default=0.0
         Weight of the biased RBF-kernel MMD between the batch's codes and as many draws of
-        ``p(z)`` (kernel width ``n_components / sqrt(2)``, Echo paper appendix E). The Echo
+        ``p(z)`` (kernel width ``n_components / sqrt(2)``, Echo paper appendix E); the draws are a
+        fixed target, no gradient reaches a learned marginal through them. The Echo
         paper's InfoVAE uses 999 (see :class:`InfoVAE`).
     lambda_tc : float, default=0.0
         Weight of the total correlation of the codes, estimated by FactorVAE's discriminator
@@ -205,6 +206,12 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _structure(self):
+        sizes = self.flow_hidden_sizes
+        return {**super()._structure(), "prior": self.prior, "encoder_flow": self.encoder_flow,
+                "n_pseudo_inputs": self.n_pseudo_inputs,
+                "flow_hidden_sizes": None if sizes is None else tuple(sizes)}
+
     def _check_model_params(self):
         self._check_choice(self.prior, "prior", PRIORS)
         self._check_choice(self.encoder_flow, "encoder_flow", ENCODER_FLOWS)
@@ -237,7 +244,11 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     def _penalty(self, net, x, params, z, ctx):
         penalty = self._tc_penalty(net, z)
         if self.mmd_weight > 0:
-            mmd = self.mmd_weight * mmd_rbf(z, net.channel.sample_prior(len(z), ctx.generator))
+            # The draws of p(z) are the MMD's fixed target: no gradient flows into the marginal
+            # through them (a MAF draw inverts the flow, d sequential passes per step).
+            with torch.no_grad():
+                target = net.channel.sample_prior(len(z), ctx.generator)
+            mmd = self.mmd_weight * mmd_rbf(z, target)
             penalty = mmd if penalty is None else penalty + mmd
         return penalty
 
