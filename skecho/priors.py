@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .flows import DEFAULT_FLOW_HIDDEN_SIZES, DEFAULT_FLOW_STEPS, MeanOnlyFlow
+from .noise import gaussian_log_density
 
 __all__ = [
     "MAFPrior",
@@ -66,7 +67,7 @@ def diagonal_gaussian_log_prob(z, mean, log_var):
     >>> diagonal_gaussian_log_prob(torch.ones(1, 1), torch.ones(1, 1), torch.zeros(1, 1))
     tensor([-0.9189])
     """
-    return -0.5 * ((z - mean).pow(2) * torch.exp(-log_var) + log_var + _LOG_2PI).sum(dim=-1)
+    return gaussian_log_density(z, mean, log_var).sum(dim=-1)
 
 
 class StandardNormalPrior(nn.Module):
