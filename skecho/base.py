@@ -160,6 +160,10 @@ class TrainingContext(NamedTuple):
     indices : torch.Tensor or None, default=None
         Row indices (int64, on the CPU) of this batch's samples in the training X, for
         per-sample quantities computed once per training call; ``None`` when unknown.
+    epoch : float, default=0.0
+        Epochs trained before this step, counted across ``fit`` (with ``warm_start``) and
+        ``partial_fit`` calls, with the fraction of the current epoch (e.g. 2.5 halfway through
+        the third epoch): the clock of warm-ups and capacity schedules.
 
     Examples
     --------
@@ -174,6 +178,7 @@ class TrainingContext(NamedTuple):
     n_train: int
     generator: torch.Generator
     indices: Optional[torch.Tensor] = None
+    epoch: float = 0.0
 
     @property
     def progress(self):
@@ -594,7 +599,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     group["lr"] = lr
                 idx = perm[b * batch_size:(b + 1) * batch_size]
                 x = data[idx.to(data.device)].to(device, non_blocking=True)
-                ctx = TrainingContext(step, total_steps, n, noise_gen, idx)
+                ctx = TrainingContext(step, total_steps, n, noise_gen, idx,
+                                      self.n_iter_ + b / n_batches)
                 loss, rate, distortion, (params, z) = self._batch_loss(net, x, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -113,9 +113,7 @@ class RateScheduleMixin:
                     f"it must return a finite real factor >= 0."
                 )
             return beta * float(factor)
-        n_batches = self._batches_per_epoch(ctx.n_train, min(self.batch_size, ctx.n_train))
-        epochs_done = self.n_iter_ + (ctx.step % n_batches) / n_batches
-        return beta * min(1.0, epochs_done / schedule)
+        return beta * min(1.0, ctx.epoch / schedule)
 
     def _objective(self, rate, distortion, ctx):
         if self.target_rate is None:

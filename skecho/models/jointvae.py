@@ -105,10 +105,7 @@ class JointVAE(HybridAutoencoder):
 
     def _regularizer(self, params, z, ctx):
         mean, log_var, logits = params
-        # The loop's batches per epoch; n_iter_ counts the epochs finished so far.
-        steps_per_epoch = self._batches_per_epoch(ctx.n_train, min(self.batch_size, ctx.n_train))
-        epoch = self.n_iter_ + (ctx.step % steps_per_epoch) / steps_per_epoch
-        c_y, c_z = self.capacities(epoch)
+        c_y, c_z = self.capacities(ctx.epoch)
         kl_y = categorical_kl_uniform(logits).mean()
         kl_z = gaussian_kl(mean, log_var).mean()
         return self.beta * ((kl_y - c_y).abs() + (kl_z - c_z).abs())
