@@ -450,11 +450,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             torch.manual_seed(init_seed)
             head_out, decoder_in = self._head_sizes()
             encoder, decoder = self._build_networks(shape, head_out, decoder_in)
+            auxiliary = self._auxiliary_modules()
             self.module_ = _AutoencoderNet(
                 encoder, self._make_channel(self.batch_size_), decoder,
                 extra=self._extra_modules(),
-                auxiliary={k: m for k, (m, _) in self._auxiliary_modules().items()},
+                auxiliary={k: m for k, (m, _) in auxiliary.items()},
             )
+        # Adam settings of each auxiliary module, kept so resuming need not rebuild the module.
+        self._auxiliary_adam = {k: kwargs for k, (_, kwargs) in auxiliary.items()}
         self._built_structure = self._structure()
         self._optimizer_state = None
         self.n_iter_ = 0
@@ -475,7 +478,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _make_optimizers(self, net):
         """The main Adam optimiser and one per auxiliary module, with any saved state loaded."""
         optimizers = {"main": torch.optim.Adam(net.main_parameters(), lr=self.learning_rate)}
-        for name, (_, kwargs) in self._auxiliary_modules().items():
+        for name, kwargs in self._auxiliary_adam.items():
             optimizers[name] = torch.optim.Adam(net.auxiliary[name].parameters(), **kwargs)
         if self._optimizer_state is not None:
             for name, opt in optimizers.items():

@@ -6,8 +6,6 @@ Each mixin only fills :class:`skecho.base.BaseAutoencoder` hooks; the training l
 import math
 import numbers
 
-import torch
-
 from ..regularizers import TCDiscriminator
 from ..regularizers._tc_discriminator import DEFAULT_TC_HIDDEN_SIZES, TC_ADAM_KWARGS
 
@@ -53,9 +51,7 @@ class TotalCorrelationMixin:
         if not self.lambda_tc > 0:
             return {}
         hidden = self.discriminator_hidden_sizes or DEFAULT_TC_HIDDEN_SIZES
-        # Also called to read the optimiser settings: never disturb torch's global RNG.
-        with torch.random.fork_rng(devices=[]):
-            disc = TCDiscriminator(self.n_components, tuple(hidden))
+        disc = TCDiscriminator(self.n_components, tuple(hidden))
         return {"tc_discriminator": (disc, dict(TC_ADAM_KWARGS))}
 
     def _tc_penalty(self, net, z):
