@@ -215,7 +215,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``learning_rate``, ``lr_schedule``, ``warm_start``, ``device``, ``random_state``, ``verbose``)
     and these hooks:
 
-    - ``_make_channel(batch_size)``: the channel module, built at the first fit;
+    - ``_make_channel(batch_size, encoder)``: the channel module, built at the first fit after
+      the networks (``encoder`` is for channels that use it, e.g. a VampPrior);
     - ``_draw_noise(n, generator)``: ``(n, d)`` standard noise of the channel (evaluation);
     - ``_sample_latent(n, generator)``: ``(n, d)`` draws of the model's marginal ``p(z)``;
     - optionally ``_check_model_params()``; ``_penalty(net, x, params, z, ctx)`` (an extra scalar
@@ -358,7 +359,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return torch.tensor(X, device=device).reshape(len(X), *self._net_shape())
 
     # ------------------------------------------------------------------ model hooks
-    def _make_channel(self, batch_size):  # pragma: no cover - abstract
+    def _make_channel(self, batch_size, encoder):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _draw_noise(self, n, generator):  # pragma: no cover - abstract
@@ -452,7 +453,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             encoder, decoder = self._build_networks(shape, head_out, decoder_in)
             auxiliary = self._auxiliary_modules()
             self.module_ = _AutoencoderNet(
-                encoder, self._make_channel(self.batch_size_), decoder,
+                encoder, self._make_channel(self.batch_size_, encoder), decoder,
                 extra=self._extra_modules(),
                 auxiliary={k: m for k, (m, _) in auxiliary.items()},
             )

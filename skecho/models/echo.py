@@ -198,7 +198,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         self._check_tc_params()
         self._check_schedule_params()
 
-    def _make_channel(self, batch_size):
+    def _make_channel(self, batch_size, encoder):
         self.d_max_ = batch_size - 1 if self.d_max is None else int(self.d_max)
         self.clip_factor_ = echo_clip_factor(self.d_max_)
         self.rate_floor_ = -self.n_components * float(np.log(self.clip_factor_))

@@ -173,7 +173,7 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
         return {**super()._structure(), "n_categories": self.n_categories,
                 "batch_norm": self.batch_norm, "temperature": self.temperature}
 
-    def _make_channel(self, batch_size):
+    def _make_channel(self, batch_size, encoder):
         return HybridChannel(self.n_components, self.n_categories, self.temperature)
 
     def _head_sizes(self):

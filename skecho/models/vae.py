@@ -221,13 +221,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         self._check_tc_params()
         self._check_schedule_params()
 
-    def _build_networks(self, shape, head_out, decoder_in):
-        encoder, decoder = super()._build_networks(shape, head_out, decoder_in)
-        # A VampPrior re-encodes its pseudo-inputs with this encoder (see _make_channel).
-        self._new_encoder = encoder
-        return encoder, decoder
-
-    def _make_channel(self, batch_size):
+    def _make_channel(self, batch_size, encoder):
         hidden = tuple(self.flow_hidden_sizes or DEFAULT_FLOW_HIDDEN_SIZES)
         prior = None
         if self.prior == "vamp":
@@ -238,7 +232,8 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         if self.encoder_flow == "iaf":
             flow = MeanOnlyFlow(self.n_components, DEFAULT_FLOW_STEPS, hidden)
         channel = GaussianChannel(self.n_components, prior=prior, flow=flow)
-        channel.attach_encoder(self.__dict__.pop("_new_encoder"))
+        # A VampPrior re-encodes its pseudo-inputs with the autoencoder's encoder.
+        channel.attach_encoder(encoder)
         return channel
 
     def _penalty(self, net, x, params, z, ctx):
