@@ -412,7 +412,7 @@ def categorical_kl_uniform(logits):
     return (log_p.exp() * log_p).sum(dim=-1) + math.log(logits.shape[-1])
 
 
-def categorical_mutual_information(probs):
+def categorical_mutual_information(probs, *, marginal_weight=1.0):
     """Minibatch ``I(x; y) = H(mean_n p(y|x_n)) - mean_n H(p(y|x_n))`` (IMAE eq. 7, IMSAT).
 
     The plug-in estimate over the rows of one batch; it lies in ``[0, log K]``: ``log K`` for
@@ -423,6 +423,9 @@ def categorical_mutual_information(probs):
     ----------
     probs : torch.Tensor of shape (B, K)
         ``p(y|x_n)`` for the rows of the batch.
+    marginal_weight : float, default=1.0
+        Weight ``mu`` of the marginal entropy: ``mu H(mean p) - mean H(p)`` (IMSAT weights it 4
+        to keep the categories balanced); 1 is the mutual information.
 
     Returns
     -------
@@ -435,4 +438,5 @@ def categorical_mutual_information(probs):
     >>> categorical_mutual_information(torch.eye(4))  # log 4
     tensor(1.3863)
     """
-    return categorical_entropy(probs.mean(dim=0)) - categorical_entropy(probs).mean()
+    return (marginal_weight * categorical_entropy(probs.mean(dim=0))
+            - categorical_entropy(probs).mean())

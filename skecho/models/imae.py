@@ -1,6 +1,6 @@
 """IMAE: information maximising autoencoder with a hybrid discrete + continuous code."""
 
-from ..noise import categorical_entropy
+from ..noise import categorical_mutual_information
 from ..regularizers import mws_terms
 from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
 
@@ -125,9 +125,8 @@ class IMAE(HybridAutoencoder):
     def _regularizer(self, params, z, ctx):
         mean, log_var, logits = params
         terms = mws_terms(z, mean, log_var, ctx.n_train)
-        probs = logits.softmax(dim=1)
-        information = (self.marginal_entropy_weight * categorical_entropy(probs.mean(dim=0))
-                       - categorical_entropy(probs).mean())
+        information = categorical_mutual_information(
+            logits.softmax(dim=1), marginal_weight=self.marginal_entropy_weight)
         return (self.beta * (terms.dimensionwise_kl - information)
                 + self._gamma() * terms.total_correlation)
 
