@@ -7,7 +7,7 @@ into a checksum-verified cache and load; all return a :class:`sklearn.utils.Bunc
 
 from ._binarize import binarize_images
 from ._cache import get_data_home
-from ._dependent import dependent_dsprites
+from ._dependent import dependent_dsprites, dependent_ground_truth
 from ._dsprites import (
     dsprites_factors,
     dsprites_index,
@@ -24,12 +24,14 @@ from ._mnist import (
     load_mnist,
 )
 from ._omniglot import fetch_omniglot, load_omniglot
-from ._sampler import DSpritesSampler
+from ._sampler import DSpritesSampler, GroundTruthSampler
 
 __all__ = [
     "DSpritesSampler",
+    "GroundTruthSampler",
     "binarize_images",
     "dependent_dsprites",
+    "dependent_ground_truth",
     "dsprites_factors",
     "dsprites_index",
     "fetch_binarized_mnist",
