@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from ._cache import RemoteFile, fetch_remote_file
+from ._npy import read_npy_header
 
 __all__ = [
     "FACTOR_NAMES",
@@ -357,11 +358,7 @@ def make_dsprites(n_samples=None, *, factors=None, packed=False, random_state=No
 def _read_npz_array_streamed(archive, name, packed):
     """Read ``name`` (uint8, (n, 64, 64)) from an open npz zip, packing chunk by chunk."""
     with archive.open(name + ".npy") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        shape, fortran, dtype = read_npy_header(f)
         if len(shape) != 3 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or dtype != np.uint8 or fortran:
             raise ValueError(
                 f"'{name}' must be a C-ordered uint8 array of shape (n, 64, 64); "
