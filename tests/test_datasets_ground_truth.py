@@ -196,6 +196,18 @@ def test_gaussian_bandwidth_limits():
     assert narrow.total_correlation == pytest.approx(np.log(6), rel=1e-9)
 
 
+def test_single_valued_factors_are_left_out_of_the_default_pairs():
+    # Pairing a one-value factor would only tilt its partner's marginal (here it would push
+    # every factor to index 0, a point mass with TC 0); the default pairs skip it.
+    sizes = (3, 1, 4)
+    sampler = GroundTruthSampler(coded_images(sizes), sizes)
+    ds = dependent_ground_truth(sampler, 5, method="gaussian", random_state=0)
+    assert ds.pairs == [(0, 2)]
+    joint = ds.probabilities[:, 0, :]
+    weight = np.exp(-(np.arange(3)[:, None] / 2 - np.arange(4)[None, :] / 3) ** 2 / (2 * 0.2 ** 2))
+    np.testing.assert_allclose(joint, weight / weight.sum(), rtol=1e-12)
+
+
 def test_metrics_run_on_the_dependent_sampler():
     sizes = (4, 5)
     images = np.indices(sizes).reshape(2, -1).T.astype(np.float32)   # observation = factors
@@ -222,5 +234,10 @@ def test_dependent_ground_truth_bad_input():
         dependent_ground_truth(sampler.restricted(indices=[0, 1]))
     with pytest.raises(TypeError, match="GroundTruthSampler"):
         dependent_ground_truth(object())
+    flat = GroundTruthSampler(coded_images((3, 1)), (3, 1))
+    with pytest.raises(ValueError, match="takes a single value"):
+        dependent_ground_truth(flat, pairs=[(0, 1)])
+    with pytest.raises(ValueError, match="no pair can be made dependent"):
+        dependent_ground_truth(flat)
     with pytest.raises(ValueError, match="only .* grid points are retained"):
         dependent_ground_truth(sampler, 10, random_state=0)

@@ -54,9 +54,16 @@ def _total_correlation(probabilities):
     return tc
 
 
-def _check_pairs(pairs, n_factors):
+def _check_pairs(pairs, sizes):
+    """Canonical (i < j) pairs; None means every pair of factors that take 2+ values.
+
+    A factor with a single value cannot depend on another: pairing it would only reweight
+    the other factor's values (both schemes would then change a marginal, not a dependence).
+    """
+    n_factors = len(sizes)
     if pairs is None:
-        return list(combinations(range(n_factors), 2))
+        return [(i, j) for i, j in combinations(range(n_factors), 2)
+                if sizes[i] > 1 and sizes[j] > 1]
     checked = []
     for pair in pairs:
         i, j = (int(k) for k in pair)
@@ -66,6 +73,12 @@ def _check_pairs(pairs, n_factors):
             )
         if (min(i, j), max(i, j)) in checked:
             raise ValueError(f"pair {tuple(pair)!r} is given twice.")
+        constant = [k for k in (i, j) if sizes[k] < 2]
+        if constant:
+            raise ValueError(
+                f"pair {tuple(pair)!r} names factor {constant[0]}, which takes a single value "
+                f"and cannot depend on another; pair factors with 2 or more values."
+            )
         checked.append((min(i, j), max(i, j)))
     if not checked:
         raise ValueError("pairs is empty: name at least one pair of factors, or pass None for all.")
@@ -146,7 +159,8 @@ def dependent_ground_truth(sampler, n_samples=None, *, method="exclude", pairs=N
         Dependence scheme.
     pairs : sequence of (int, int), default=None
         Pairs of latent factors (columns of ``sampler.factor_sizes``) to make dependent;
-        None means every pair, in lexicographic order.
+        None means every pair of factors with 2 or more values, in lexicographic order (a
+        single-valued factor cannot depend on another).
     n_bins : int, default=4
         ``"exclude"``: bins per factor (a factor with fewer values gets one bin per value).
     p_exclude : float, default=0.15
@@ -199,7 +213,9 @@ def dependent_ground_truth(sampler, n_samples=None, *, method="exclude", pairs=N
             "unrestricted sampler (the dependence is built over its whole grid)."
         )
     sizes = tuple(sampler.factor_sizes)
-    checked_pairs = _check_pairs(pairs, len(sizes))
+    checked_pairs = _check_pairs(pairs, sizes)
+    if not checked_pairs:
+        raise ValueError("fewer than two factors take 2 or more values: no pair can be made dependent.")
     rng = check_random_state(random_state)
     bunch = Bunch(pairs=checked_pairs)
     if method == "exclude":
@@ -291,8 +307,8 @@ def dependent_dsprites(n_samples=None, *, n_bins=4, p_exclude=0.15, packed=False
     True
     """
     rng = check_random_state(random_state)
-    pairs = list(combinations(range(len(FACTOR_SIZES)), 2))
-    mask, excluded = _exclusion_mask(FACTOR_SIZES, pairs, n_bins, p_exclude, rng)
+    mask, excluded = _exclusion_mask(FACTOR_SIZES, _check_pairs(None, FACTOR_SIZES), n_bins,
+                                     p_exclude, rng)
     retained = np.flatnonzero(mask)
     chosen = _choose(retained, n_samples, rng)
     bunch = make_dsprites(factors=dsprites_factors(chosen), packed=packed)
