@@ -116,7 +116,7 @@ def test_sampler_bad_input():
     sampler = GroundTruthSampler(images, (2, 3))
     with pytest.raises(ValueError, match="Unknown factor_1 index 3"):
         sampler.sample_observations([[0, 3]], None)
-    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
         sampler.sample_observations([[0, 1, 2]], None)
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         sampler.sample_factors(2, 0)

@@ -256,6 +256,9 @@ def test_smallnorb_errors(tmp_path):
     write_smallnorb_split(tmp_path, "train", pairs, category, odd, gz=False)
     with pytest.raises(ValueError, match="odd azimuth"):
         load_smallnorb(tmp_path, subset="train")
+    write_smallnorb_split(tmp_path, "train", pairs, [7, 0, 0], info, gz=False)
+    with pytest.raises(ValueError, match=r"Unknown category index 7: category takes indices 0..4"):
+        load_smallnorb(tmp_path, subset="train")
     with pytest.raises(ValueError, match="subset must be one of"):
         load_smallnorb(tmp_path, subset="valid")
     with pytest.raises(ValueError, match="image_size"):

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ._dsprites import FACTOR_NAMES, FACTOR_SIZES, dsprites_factors, make_dsprites
+from ._factors import check_factor_indices
 
 __all__ = ["DSpritesSampler", "GroundTruthSampler"]
 
@@ -31,33 +32,6 @@ def _check_sizes(factor_sizes):
             f"of each factor); got {factor_sizes!r}."
         )
     return tuple(int(s) for s in sizes)
-
-
-def _check_index_rows(factors, sizes, names, what):
-    """Integer factor indices of shape (n, len(sizes)), each within its factor's range."""
-    factors = np.asarray(factors)
-    if factors.ndim != 2 or factors.shape[1] != len(sizes):
-        raise ValueError(
-            f"{what} must have shape (n, {len(sizes)}) for the factors {names}; got shape "
-            f"{factors.shape}."
-        )
-    if factors.size and not np.issubdtype(factors.dtype, np.integer):
-        rounded = np.round(factors)
-        if not np.issubdtype(factors.dtype, np.floating) or not np.array_equal(rounded, factors):
-            raise ValueError(
-                f"{what} must hold integer factor indices, not factor values; got dtype "
-                f"{factors.dtype}."
-            )
-        factors = rounded
-    factors = factors.astype(np.int64)
-    for j, (name, size) in enumerate(zip(names, sizes)):
-        bad = (factors[:, j] < 0) | (factors[:, j] >= size)
-        if np.any(bad):
-            raise ValueError(
-                f"Unknown {name} index {factors[np.argmax(bad), j]} in {what}: {name} takes "
-                f"indices 0..{size - 1}."
-            )
-    return factors
 
 
 class GroundTruthSampler:
@@ -172,7 +146,7 @@ class GroundTruthSampler:
                     latent_index = np.ravel_multi_index(tuple(grid[j] for j in latent),
                                                         self.factor_sizes)
                 else:
-                    factors = _check_index_rows(factors, sizes, names, "factors")
+                    factors = check_factor_indices(factors, sizes, names)
                     if factors.shape[0] != n_rows:
                         raise ValueError(
                             f"factors has {factors.shape[0]} rows but observations has {n_rows}."
@@ -184,22 +158,25 @@ class GroundTruthSampler:
                 self._rows = (order, np.cumsum(count) - count, count)
                 covered = count > 0
         self.coverage_ = 1.0 if covered is None else float(covered.mean())
-        self.indices_ = None
-        self.probabilities_ = None
-        self._cumulative = None
-        if indices is not None and weights is not None:
-            raise ValueError("Pass either indices or weights, not both.")
-        if indices is not None:
-            self._set_indices(indices, covered)
-        elif weights is not None:
-            self._set_weights(weights, covered)
-        elif covered is not None and not covered.all():
+        self._set_distribution(indices, weights)
+        if indices is None and weights is None and covered is not None and not covered.all():
             warnings.warn(
                 f"only {int(covered.sum())} of the {self._n_latent_grid} latent grid points "
                 f"have an observation; the sampler draws uniformly among those, so the factors "
                 f"are not independent (expected for small or partial files only).",
                 UserWarning, stacklevel=2)
             self.indices_ = np.flatnonzero(covered)
+
+    def _set_distribution(self, indices, weights):
+        """Draw uniformly from the grid, from a subset (``indices``) or from ``weights``."""
+        self.indices_, self.probabilities_, self._cumulative = None, None, None
+        covered = None if self._rows is None else self._rows[2] > 0
+        if indices is not None and weights is not None:
+            raise ValueError("Pass either indices or weights, not both.")
+        if indices is not None:
+            self._set_indices(indices, covered)
+        elif weights is not None:
+            self._set_weights(weights, covered)
 
     def _set_indices(self, indices, covered):
         indices = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
@@ -257,14 +234,7 @@ class GroundTruthSampler:
         [[0, 0], [1, 2]]
         """
         new = copy.copy(self)
-        new.indices_, new.probabilities_, new._cumulative = None, None, None
-        covered = None if self._rows is None else self._rows[2] > 0
-        if indices is not None and weights is not None:
-            raise ValueError("Pass either indices or weights, not both.")
-        if indices is not None:
-            new._set_indices(indices, covered)
-        elif weights is not None:
-            new._set_weights(weights, covered)
+        new._set_distribution(indices, weights)
         return new
 
     def sample_latent_indices(self, n, rng):
@@ -349,7 +319,7 @@ class GroundTruthSampler:
         >>> bool(np.isin(np.round(obs * 255), [153, 204, 255]).all())      # rows 3, 4, 5
         True
         """
-        factors = _check_index_rows(factors, self.factor_sizes, self.factor_names, "factors")
+        factors = check_factor_indices(factors, self.factor_sizes, self.factor_names)
         n = factors.shape[0]
         if callable(self._observations):
             full = np.empty((n, len(self._all_sizes)), dtype=np.int64)

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ._cache import RemoteFile, fetch_remote_file
+from ._factors import check_factor_indices
 from ._grid import IMAGE_SIZE, check_image_size, grid_bunch, resize_images
 from ._mnist import _check_subset
 
@@ -116,12 +117,7 @@ def _read_split(folder, split):
     if np.any(factors[:, 3] % 2):
         raise ValueError(f"{stem}-info holds an odd azimuth; the format stores 0, 2, ..., 34.")
     factors[:, 3] //= 2
-    for j, (name, size) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
-        bad = (factors[:, j] < 0) | (factors[:, j] >= size)
-        if np.any(bad):
-            raise ValueError(f"{stem}: {name} value {factors[np.argmax(bad), j]} is outside "
-                             f"0..{size - 1}.")
-    return pairs, factors
+    return pairs, check_factor_indices(factors, FACTOR_SIZES, FACTOR_NAMES, what=f"{stem}-cat/info")
 
 
 def load_smallnorb(data_dir, *, subset="all", image_size=IMAGE_SIZE):

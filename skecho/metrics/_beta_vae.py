@@ -108,14 +108,11 @@ def beta_vae_score(sampler, representation, *, batch_size=64, n_train=10_000, n_
     Examples
     --------
     >>> import numpy as np
+    >>> from skecho.datasets import GroundTruthSampler
     >>> from skecho.metrics import beta_vae_score
-    >>> class Grid:
-    ...     factor_sizes = (4, 5)
-    ...     def sample_factors(self, n, rng):
-    ...         return np.stack([rng.integers(s, size=n) for s in self.factor_sizes], 1)
-    ...     def sample_observations(self, factors, rng):
-    ...         return factors.astype(float)
-    >>> float(beta_vae_score(Grid(), lambda obs: obs, batch_size=8, n_train=200, n_eval=100,
+    >>> grid = np.indices((4, 5)).reshape(2, -1).T.astype(float)   # observation = its factors
+    >>> sampler = GroundTruthSampler(grid, factor_sizes=(4, 5))
+    >>> float(beta_vae_score(sampler, lambda obs: obs, batch_size=8, n_train=200, n_eval=100,
     ...                      random_state=0))
     1.0
     """
