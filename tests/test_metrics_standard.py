@@ -154,12 +154,15 @@ def test_modularity_matches_brute_force_on_noisy_codes():
     assert modularity_score(np.hstack([codes, codes]), factors) == pytest.approx(expected)
 
 
-def test_modularity_bad_input():
-    factors = full_grid(3, 4)
+def test_modularity_constant_factor_counts_in_k_and_bad_input():
+    # As the reference: a constant fifth factor adds a zero MI column, so K = 5 and the
+    # second code's modularity becomes 1 - 1 / (5 - 1).
+    factors = np.repeat(full_grid(2, 2, 2, 2), 5, axis=0)
+    factors = np.hstack([factors, np.zeros((len(factors), 1), int)])
+    codes = np.stack([factors[:, 0], 2 * factors[:, 0] + factors[:, 1]], axis=1) * 1.0
+    assert modularity_score(codes, factors) == pytest.approx((1 + 3 / 4) / 2, abs=1e-12)
     with pytest.raises(ValueError, match="at least 2 factors"):
         modularity_score(factors[:, :1] * 1.0, factors[:, :1])
-    with pytest.raises(ValueError, match="single value"):
-        modularity_score(factors * 1.0, np.zeros_like(factors))
 
 
 # ------------------------------------------------------------------ explicitness

@@ -123,6 +123,8 @@ class GroundTruthSampler:
         self.factor_sizes = [sizes[j] for j in latent]
         self.factor_names = [names[j] for j in latent]
         self._n_latent_grid = int(np.prod(self.factor_sizes))
+        if not callable(observations):
+            observations = np.asanyarray(observations)      # no copy for arrays and memmaps
         self._observations = observations
         self._scale = scale
         self._rows = None                 # (order, start, count) of rows per latent point

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils import Bunch
 
 from ._discrete import discrete_mutual_info, histogram_discretize
-from ._validation import check_codes, check_factors, check_split, check_varying_factors
+from ._validation import check_codes, check_factors, check_split
 
 
 def modularity_score(codes, factors, *, n_bins=20, return_details=False):
@@ -26,7 +26,9 @@ def modularity_score(codes, factors, *, n_bins=20, return_details=False):
     codes : array-like of shape (n_samples, n_codes)
         Representation.
     factors : array-like of shape (n_samples, n_factors)
-        Discrete (integer) factors, at least 2 (delta divides by K - 1), each varying.
+        Discrete (integer) factors, at least 2 (delta divides by K - 1). A factor constant
+        in the sample carries no information (a zero column of MI) but still counts in K,
+        as in the reference.
     n_bins : int, default=20
         Histogram bins per code dimension.
     return_details : bool, default=False
@@ -52,8 +54,7 @@ def modularity_score(codes, factors, *, n_bins=20, return_details=False):
     True
     """
     codes = check_codes(codes)
-    labels, values = check_factors(factors, n_samples=codes.shape[0])
-    check_varying_factors(values, metric="modularity")
+    labels, _ = check_factors(factors, n_samples=codes.shape[0])
     if labels.shape[1] < 2:
         raise ValueError(
             "modularity needs at least 2 factors (it compares a code's information about its "
