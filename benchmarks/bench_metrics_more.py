@@ -13,7 +13,6 @@ Each time is the best of ``--repeats`` runs (the machine may be shared).
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -34,7 +34,7 @@ def write_chardata(path, train, test, train_alpha, test_alpha):
 
 # ----------------------------------------------------- ground-truth image data sets
 def coded_rgb(n, size=64):
-    """n RGB uint8 images (n, size, size, 3), image i constant with channels (i % 256, i // 256, 7)."""
+    """n RGB uint8 images (n, size, size, 3), image i constant: channels (i % 256, i // 256, 7)."""
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     index = np.arange(n)
     images[...] = np.stack([index % 256, index // 256, np.full(n, 7)], axis=1)[:, None, None, :]
@@ -42,7 +42,7 @@ def coded_rgb(n, size=64):
 
 
 def write_shapes3d(path, images, labels, compression="gzip"):
-    """3dshapes.h5 as published: datasets ``images`` (uint8 (n, 64, 64, 3)), ``labels`` (float64 (n, 6))."""
+    """3dshapes.h5 as published: ``images`` (uint8 (n, 64, 64, 3)), ``labels`` (float64 (n, 6))."""
     import h5py
 
     with h5py.File(path, "w") as f:

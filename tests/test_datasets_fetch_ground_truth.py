@@ -86,7 +86,7 @@ def cars_archive(path, truncate=False):
     return path.read_bytes()
 
 
-def test_fetch_cars3d_extracts_only_the_cars_atomically(server, tmp_path, monkeypatch):  # noqa: F811
+def test_fetch_cars3d_extracts_only_the_cars(server, tmp_path, monkeypatch):  # noqa: F811
     body = cars_archive(tmp_path / "src.tar.gz")
     monkeypatch.setitem(_cars3d.REMOTE_FILES, "cars3d",
                         serve(server, "/files/nips2015-analogy-data.tar.gz", body))

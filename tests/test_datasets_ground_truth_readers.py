@@ -1,4 +1,4 @@
-"""3D Shapes, MPI3D, SmallNORB and Cars3D readers, on tiny files written in the published formats."""
+"""3D Shapes, MPI3D, SmallNORB and Cars3D readers on tiny files in the published formats."""
 
 import itertools
 import sys

@@ -116,7 +116,8 @@ def _gaussian_probabilities(sizes, pairs, bandwidth):
     log_weight = np.zeros(sizes)
     for i, j in pairs:
         difference = position[i][:, None] - position[j][None, :]
-        log_weight = log_weight - _broadcast(difference ** 2, i, j, len(sizes)) / (2 * bandwidth ** 2)
+        squared = _broadcast(difference ** 2, i, j, len(sizes))
+        log_weight = log_weight - squared / (2 * bandwidth ** 2)
     weight = np.exp(log_weight - log_weight.max())
     return weight / weight.sum()
 
@@ -215,7 +216,9 @@ def dependent_ground_truth(sampler, n_samples=None, *, method="exclude", pairs=N
     sizes = tuple(sampler.factor_sizes)
     checked_pairs = _check_pairs(pairs, sizes)
     if not checked_pairs:
-        raise ValueError("fewer than two factors take 2 or more values: no pair can be made dependent.")
+        raise ValueError(
+            "fewer than two factors take 2 or more values: no pair can be made dependent."
+        )
     rng = check_random_state(random_state)
     bunch = Bunch(pairs=checked_pairs)
     if method == "exclude":

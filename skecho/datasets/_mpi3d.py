@@ -96,7 +96,9 @@ def load_mpi3d(path, *, factor_sizes=None, mmap_mode="r"):
     if mmap_mode not in ("r", None):
         raise ValueError(f"mmap_mode must be 'r' or None; got {mmap_mode!r}.")
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not an .npz (zip) file; is the download truncated or corrupted?")
+        raise ValueError(
+            f"{path} is not an .npz (zip) file; is the download truncated or corrupted?"
+        )
     images = npz_array(path, "images", mmap_mode)
     check_images(images, "'images'", channels=3)
     n = images.shape[0]

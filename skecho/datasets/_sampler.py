@@ -256,7 +256,8 @@ class GroundTruthSampler:
         Examples
         --------
         >>> import numpy as np
-        >>> sampler = GroundTruthSampler(np.zeros((6, 1)), factor_sizes=(2, 3), weights=[0, 0, 1, 0, 0, 0])
+        >>> sampler = GroundTruthSampler(np.zeros((6, 1)), factor_sizes=(2, 3),
+        ...                              weights=[0, 0, 1, 0, 0, 0])
         >>> sampler.sample_latent_indices(3, np.random.default_rng(0))
         array([2, 2, 2])
         """

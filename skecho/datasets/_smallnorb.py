@@ -163,7 +163,8 @@ def load_smallnorb(data_dir, *, subset="all", image_size=IMAGE_SIZE):
     >>> stem = os.path.join(d, "smallnorb-5x46789x9x18x6x2x96x96-training-")
     >>> _ = open(stem + "dat.mat", "wb").write(matrix(np.zeros((1, 2, 96, 96), "u1"), 0x1E3D4C55))
     >>> _ = open(stem + "cat.mat", "wb").write(matrix(np.array([4], "<i4"), 0x1E3D4C54))
-    >>> _ = open(stem + "info.mat", "wb").write(matrix(np.array([[6, 2, 10, 5]], "<i4"), 0x1E3D4C54))
+    >>> info = np.array([[6, 2, 10, 5]], "<i4")           # instance, elevation, azimuth, light
+    >>> _ = open(stem + "info.mat", "wb").write(matrix(info, 0x1E3D4C54))
     >>> import warnings
     >>> with warnings.catch_warnings():                 # one image: most of the grid is empty
     ...     warnings.simplefilter("ignore")
