@@ -86,6 +86,8 @@ def test_partial_grid_warns_and_draws_only_covered_points():
     assert sampler.coverage_ == pytest.approx(1 / 3)
     drawn = sampler.sample_factors(100, np.random.default_rng(0))
     assert {tuple(r) for r in drawn} == {(0, 0), (1, 2)}
+    unrestricted = sampler.restricted()
+    np.testing.assert_array_equal(unrestricted.indices_, [0, 5])
     with pytest.raises(ValueError, match=r"no observation has the latent factors \[0, 1\]"):
         sampler.sample_observations([[0, 1]], np.random.default_rng(0))
 

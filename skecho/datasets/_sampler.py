@@ -117,7 +117,6 @@ class GroundTruthSampler:
                 f"{latent_factors!r}."
             )
         self._all_sizes = sizes
-        self._all_names = names
         self.latent_factors_ = latent
         self._nuisance = tuple(j for j in range(len(sizes)) if j not in latent)
         self.factor_sizes = [sizes[j] for j in latent]
@@ -161,13 +160,12 @@ class GroundTruthSampler:
                 covered = count > 0
         self.coverage_ = 1.0 if covered is None else float(covered.mean())
         self._set_distribution(indices, weights)
-        if indices is None and weights is None and covered is not None and not covered.all():
+        if indices is None and weights is None and self.coverage_ < 1:
             warnings.warn(
                 f"only {int(covered.sum())} of the {self._n_latent_grid} latent grid points "
                 f"have an observation; the sampler draws uniformly among those, so the factors "
                 f"are not independent (expected for small or partial files only).",
                 UserWarning, stacklevel=2)
-            self.indices_ = np.flatnonzero(covered)
 
     def _set_distribution(self, indices, weights):
         """Draw uniformly from the grid, from a subset (``indices``) or from ``weights``."""
@@ -179,6 +177,8 @@ class GroundTruthSampler:
             self._set_indices(indices, covered)
         elif weights is not None:
             self._set_weights(weights, covered)
+        elif covered is not None and not covered.all():
+            self.indices_ = np.flatnonzero(covered)     # only points that have an observation
 
     def _set_indices(self, indices, covered):
         indices = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
