@@ -114,6 +114,44 @@ def test_scorers_return_the_metric_of_transformed_codes():
     assert factor_vae_scorer(pca, X, factors) == factor_vae_scorer(pca, X, factors)
 
 
+def test_new_scorers_return_their_metric_of_transformed_codes():
+    X, factors = factor_data(n_repeats=20, seed=2)
+    pca = PCA(n_components=3).fit(X)
+    codes = pca.transform(X)
+    train_codes, test_codes, train_f, test_f = train_test_split(
+        codes, factors, test_size=1 / 3, random_state=0)
+    expected = {
+        "beta_vae": metrics.beta_vae_score_from_codes(codes, factors, random_state=0),
+        "modularity": metrics.modularity_score(codes, factors),
+        "explicitness": metrics.explicitness_score(train_codes, train_f, test_codes, test_f),
+        "irs": metrics.irs_score(codes, factors),
+        "active_units": float(metrics.active_units(codes)),
+        "neg_gaussian_total_correlation": -metrics.total_correlation(codes),
+        "neg_gaussian_wasserstein_correlation": -metrics.gaussian_wasserstein_correlation(codes),
+        "neg_code_mutual_info": -metrics.code_mutual_info_score(codes),
+    }
+    for name, value in expected.items():
+        scorer = get_scorer(name)
+        assert scorer is getattr(metrics, f"{name}_scorer")
+        score = scorer(pca, X, factors)
+        assert type(score) is float and score == value, name
+    # The unsupervised scorers ignore y.
+    assert get_scorer("neg_code_mutual_info")(pca, X, None) == expected["neg_code_mutual_info"]
+
+
+def test_new_scorers_in_multi_metric_grid_search():
+    X, factors = factor_data(n_repeats=40)
+    scoring = {name: get_scorer(name) for name in ("beta_vae", "modularity", "irs",
+                                                   "explicitness", "active_units")}
+    search = GridSearchCV(PCA(), {"n_components": [2, 5]}, scoring=scoring,
+                          refit="modularity", cv=2).fit(X, factors)
+    # Two components hold the two factors; five add three noise codes that hold neither.
+    assert search.cv_results_["mean_test_active_units"].tolist() == [2.0, 2.0]
+    assert search.best_params_ == {"n_components": 2}
+    for name in scoring:
+        assert np.all(np.isfinite(search.cv_results_[f"mean_test_{name}"]))
+
+
 class ConstantElbo(BaseEstimator):
     def fit(self, X, y=None):
         self.n_features_in_ = np.asarray(X).shape[1]
@@ -154,7 +192,12 @@ def test_public_api_is_exported():
     expected = {"rate", "distortion", "elbo", "total_correlation", "mutual_info_gap",
                 "factor_vae_score", "factor_vae_score_from_codes", "dci", "sap_score",
                 "clustering_accuracy", "mig_scorer", "factor_vae_scorer", "sap_scorer",
-                "elbo_scorer", "get_scorer"}
+                "elbo_scorer", "get_scorer", "beta_vae_score", "beta_vae_score_from_codes",
+                "modularity_score", "explicitness_score", "irs_score",
+                "gaussian_wasserstein_correlation", "code_mutual_info_score", "active_units",
+                "beta_vae_scorer", "modularity_scorer", "explicitness_scorer", "irs_scorer",
+                "active_units_scorer", "neg_gaussian_total_correlation_scorer",
+                "neg_gaussian_wasserstein_correlation_scorer", "neg_code_mutual_info_scorer"}
     assert set(metrics.__all__) == expected
     for name in expected:
         assert callable(getattr(metrics, name))

@@ -3,13 +3,16 @@
 import hashlib
 import http.client
 import os
+import posixpath
 import shutil
+import tarfile
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import NamedTuple, Tuple
 
-__all__ = ["RemoteFile", "get_data_home", "fetch_remote_file"]
+__all__ = ["RemoteFile", "extract_tar_folder", "get_data_home", "fetch_remote_file"]
 
 DATA_HOME_ENV = "SKECHO_DATA"
 _CHUNK = 1 << 20
@@ -177,3 +180,74 @@ def fetch_remote_file(remote, data_home=None, subdir="", *, download_if_missing=
         + ". "
         + _manual_instructions(remote, target)
     )
+
+
+def extract_tar_folder(archive, folder, target):
+    """Extract the regular files under ``folder`` of a tar archive into ``target``, atomically.
+
+    The files are written into a temporary sibling folder, which is renamed to ``target``
+    only once every file is out; on any failure it is removed, so ``target`` either holds
+    the whole folder or does not exist. An existing ``target`` is trusted (it only appears
+    complete). Members outside ``folder``, links and paths escaping it are skipped.
+
+    Parameters
+    ----------
+    archive : str or path-like
+        The (possibly compressed) tar file.
+    folder : str
+        Folder inside the archive, e.g. ``"data/cars"``.
+    target : str or path-like
+        Where its contents go.
+
+    Returns
+    -------
+    target : pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        If the archive has no regular file under ``folder``.
+    OSError
+        If the archive cannot be read (nothing is left behind).
+
+    Examples
+    --------
+    >>> import io, os, tarfile, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with tarfile.open(os.path.join(d, "a.tar.gz"), "w:gz") as tar:
+    ...     info = tarfile.TarInfo("data/cars/list.txt"); info.size = 3
+    ...     tar.addfile(info, io.BytesIO(b"abc"))
+    >>> out = extract_tar_folder(os.path.join(d, "a.tar.gz"), "data/cars", os.path.join(d, "cars"))
+    >>> sorted(os.listdir(out))
+    ['list.txt']
+    """
+    target = Path(target)
+    if target.is_dir():
+        return target
+    prefix = folder.strip("/") + "/"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        written = 0
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                name = posixpath.normpath(member.name)
+                if not member.isfile() or not name.startswith(prefix):
+                    continue
+                relative = name[len(prefix):]
+                if not relative or relative.startswith("..") or posixpath.isabs(relative):
+                    continue
+                destination = tmp / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as source, open(destination, "wb") as out:
+                    shutil.copyfileobj(source, out, _CHUNK)
+                written += 1
+        if written == 0:
+            raise ValueError(f"{archive} holds no file under {folder}/; is it the right archive?")
+        os.replace(tmp, target)
+        return target
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise OSError(f"Could not read {archive} ({exc}); nothing was extracted. Delete it and "
+                      f"download it again.") from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from ._cache import RemoteFile, fetch_remote_file
+from ._factors import check_factor_indices
+from ._npy import read_npy_header
 
 __all__ = [
     "FACTOR_NAMES",
@@ -220,26 +222,7 @@ def dsprites_index(factors):
     >>> dsprites_index([[0, 0, 0, 0, 1], [2, 5, 39, 31, 31]])
     array([     1, 737279])
     """
-    factors = np.asarray(factors)
-    if factors.ndim != 2 or factors.shape[1] != len(FACTOR_SIZES):
-        raise ValueError(
-            f"factors must have shape (n_samples, 5) for {FACTOR_NAMES}; got shape {factors.shape}."
-        )
-    if factors.size and not np.issubdtype(factors.dtype, np.integer):
-        rounded = np.round(factors)
-        if not np.issubdtype(factors.dtype, np.floating) or not np.array_equal(rounded, factors):
-            raise ValueError(
-                "factors must hold integer factor indices (latents_classes), not factor values; "
-                f"got dtype {factors.dtype}."
-            )
-        factors = rounded
-    factors = factors.astype(np.int64)
-    for j, (name, size) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
-        bad = (factors[:, j] < 0) | (factors[:, j] >= size)
-        if np.any(bad):
-            raise ValueError(
-                f"Unknown {name} index {factors[np.argmax(bad), j]}: {name} takes indices 0..{size - 1}."
-            )
+    factors = check_factor_indices(factors, FACTOR_SIZES, FACTOR_NAMES)
     return np.ravel_multi_index(tuple(factors.T), FACTOR_SIZES).astype(np.int64)
 
 
@@ -357,11 +340,7 @@ def make_dsprites(n_samples=None, *, factors=None, packed=False, random_state=No
 def _read_npz_array_streamed(archive, name, packed):
     """Read ``name`` (uint8, (n, 64, 64)) from an open npz zip, packing chunk by chunk."""
     with archive.open(name + ".npy") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        shape, fortran, dtype = read_npy_header(f)
         if len(shape) != 3 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or dtype != np.uint8 or fortran:
             raise ValueError(
                 f"'{name}' must be a C-ordered uint8 array of shape (n, 64, 64); "

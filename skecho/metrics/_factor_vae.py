@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._ground_truth import FactorGroups, as_encoder, check_sampler, encode
 from ._validation import (
     check_codes,
     check_factors,
@@ -89,44 +90,6 @@ def _global_variances(codes, threshold):
     return variances, np.sqrt(variances) >= threshold
 
 
-def _as_encoder(representation):
-    if hasattr(representation, "transform"):
-        return representation.transform
-    if callable(representation):
-        return representation
-    raise TypeError(
-        f"representation must be a fitted estimator with a transform method or a callable "
-        f"mapping observations to codes, got {type(representation).__name__}."
-    )
-
-
-def _check_sampler(sampler):
-    missing = [name for name in ("factor_sizes", "sample_factors", "sample_observations")
-               if not hasattr(sampler, name)]
-    if missing:
-        raise TypeError(
-            f"sampler is missing {missing}: it must provide factor_sizes, "
-            f"sample_factors(n, rng) -> (n, n_factors) ints and sample_observations(factors, "
-            f"rng) -> observations (e.g. skecho.datasets' dSprites sampler)."
-        )
-    return len(sampler.factor_sizes)
-
-
-def _encode(encoder, observations, n_rows):
-    """Codes of ``observations``, encoded _VOTES_PER_CALL * 64 rows per call (bounded memory)."""
-    step = _VOTES_PER_CALL * 64
-    chunks = [check_codes(encoder(observations[first:first + step]),
-                          name="representation output")
-              for first in range(0, n_rows, step)]
-    codes = np.concatenate(chunks)
-    if codes.shape[0] != n_rows:
-        raise ValueError(
-            f"the representation returned {codes.shape[0]} codes for {n_rows} observations; "
-            f"it must map each observation (row) to one code."
-        )
-    return codes
-
-
 def _sampler_votes(sampler, encoder, n_votes, batch_size, n_factors, rng, global_variances,
                    active):
     votes = np.zeros((n_factors, global_variances.size), dtype=np.int64)
@@ -140,7 +103,7 @@ def _sampler_votes(sampler, encoder, n_votes, batch_size, n_factors, rng, global
             factors = np.array(sampler.sample_factors(batch_size, rng), copy=True)
             factors[:, factor_index[v]] = factors[0, factor_index[v]]
             observations.append(sampler.sample_observations(factors, rng))
-        codes = _encode(encoder, np.concatenate(observations), m * batch_size)
+        codes = encode(encoder, np.concatenate(observations), m * batch_size)
         votes += _argmin_votes(codes.reshape(m, batch_size, -1), factor_index,
                                global_variances, active, n_factors)
     return votes
@@ -217,12 +180,12 @@ def factor_vae_score(sampler, representation, *, batch_size=64, n_train_votes=10
                    active_std_threshold)
     if n_variance_samples is None:
         raise ValueError("n_variance_samples must be an int for a sampler, e.g. 10_000.")
-    n_factors = _check_sampler(sampler)
-    encoder = _as_encoder(representation)
+    n_factors = check_sampler(sampler)
+    encoder = as_encoder(representation)
     rng = check_generator(random_state)
 
     factors = sampler.sample_factors(n_variance_samples, rng)
-    codes = _encode(encoder, sampler.sample_observations(factors, rng), n_variance_samples)
+    codes = encode(encoder, sampler.sample_observations(factors, rng), n_variance_samples)
     global_variances, active = _global_variances(codes, active_std_threshold)
     if not active.any():
         return _no_active_result(global_variances, active, n_factors, return_details)
@@ -306,20 +269,13 @@ def factor_vae_score_from_codes(codes, factors, *, batch_size=64, n_train_votes=
     if not active.any():
         return _no_active_result(global_variances, active, n_factors, return_details)
 
-    # Rows grouped by the value of each factor: order[k] lists rows sorted by factor k,
-    # value v of factor k occupies order[k][start[k, v] : start[k, v] + size[k, v]].
-    order = np.argsort(labels, axis=0, kind="stable").T                 # (n_factors, n)
-    max_values = max(v.size for v in values)
-    size = np.zeros((n_factors, max_values), dtype=np.intp)
-    for k in range(n_factors):
-        size[k, :values[k].size] = np.bincount(labels[:, k])
-    start = np.cumsum(size, axis=1) - size
-    smallest = min(size[k, :values[k].size].min() for k in range(n_factors))
-    if smallest < batch_size:
+    groups = FactorGroups(labels)
+    if groups.smallest < batch_size:
         warnings.warn(
-            f"some factor value has only {smallest} rows, fewer than batch_size={batch_size}; "
-            f"its batches repeat rows, which lowers their variance. Use a full or denser "
-            f"factor grid, or a smaller batch_size.", UserWarning, stacklevel=2)
+            f"some factor value has only {groups.smallest} rows, fewer than "
+            f"batch_size={batch_size}; its batches repeat rows, which lowers their variance. "
+            f"Use a full or denser factor grid, or a smaller batch_size.", UserWarning,
+            stacklevel=2)
 
     def votes(n_votes):
         counts = np.zeros((n_factors, codes.shape[1]), dtype=np.int64)
@@ -327,9 +283,7 @@ def factor_vae_score_from_codes(codes, factors, *, batch_size=64, n_train_votes=
             m = min(_VOTES_PER_CALL, n_votes - first)
             factor_index = rng.integers(n_factors, size=m)
             value = labels[rng.integers(n_samples, size=m), factor_index]
-            offset = (rng.random((m, batch_size)) * size[factor_index, value][:, None])
-            position = start[factor_index, value][:, None] + offset.astype(np.intp)
-            batch_rows = order[factor_index[:, None], position]
+            batch_rows = groups.draw_sharing(factor_index, value, batch_size, rng)
             counts += _argmin_votes(codes[batch_rows], factor_index, global_variances,
                                     active, n_factors)
         return counts
