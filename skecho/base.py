@@ -27,7 +27,7 @@ from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importab
     evaluation_noise,
 )
 from .likelihoods import get_likelihood
-from .networks import resolve_architecture
+from .networks import build_networks, resolve_architecture
 from .seeding import make_generator, seed_sequence, seeded
 from .training import (  # noqa: F401 (DEVICE_DATA_FRACTION, LR_SCHEDULES: importable here)
     DEVICE_DATA_FRACTION,
@@ -43,6 +43,7 @@ from .validation import (
     check_count,
     check_shared_params,
     check_structure,
+    check_training_batch,
     resolve_device,
     validate_codes,
     validate_X,
@@ -140,6 +141,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _after_fit(self, X, generator):
         """Hook: state derived from the training data after training (e.g. a code bank)."""
 
+    def _networks(self, shape, head_width, decoder_in):
+        """Hook: (encoder with the channel's head of ``head_width``, decoder of ``decoder_in``)."""
+        return build_networks(shape, decoder_in, head_width, architecture=self.architecture,
+                              hidden_sizes=self.hidden_sizes)
+
     # ------------------------------------------------------------------ data, device, model
     def _as_tensor(self, X):
         """X as a CPU tensor of samples shaped as the networks see them: (d,) or (C, H, W)."""
@@ -172,9 +178,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         shape = tuple(self._as_tensor(X[:1]).shape[1:])
         self.architecture_ = resolve_architecture(self.architecture, shape)
         self.batch_size_ = min(self.batch_size, len(X))
-        # Initial weights come from a private CPU stream: seeding never touches torch's global
-        # RNG and gives the same network on every device.
-        with seeded(init_seed):
+        with seeded(init_seed):  # the same initial weights on every device
             self.module_ = self._build_model(shape, get_likelihood(self.likelihood_))
         self._built_structure = self._structure()
         self._optimizer_state = None
@@ -235,12 +239,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.device_ = str(device)
         model = self._ready_module()
         model.objective = self._objective(X)
-        batch_size = min(self.batch_size, len(X))
-        if batch_size < self._min_batch_size:
-            raise ValueError(
-                f"{type(self).__name__} trains on batches of at least {self._min_batch_size} "
-                f"samples, but X has only {len(X)}; pass more samples."
-            )
+        batch_size = check_training_batch(self, len(X))
         self._check_batch_size(batch_size)
         settings = TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
                                     seeds[2], device, self._drop_last, self.n_iter_)

@@ -24,6 +24,7 @@ __all__ = [
     "check_shared_params",
     "check_sizes",
     "check_structure",
+    "check_training_batch",
     "resolve_device",
     "validate_X",
     "validate_codes",
@@ -217,6 +218,18 @@ def validate_codes(estimator, Z):
             f"n_components={estimator.n_components}; pass codes from transform()."
         )
     return Z
+
+
+def check_training_batch(estimator, n_samples):
+    """The batch size of a training call on ``n_samples`` rows (``batch_size``, capped at the
+    number of rows); raise ValueError when it is below what the channel trains on."""
+    batch_size = min(estimator.batch_size, n_samples)
+    if batch_size < estimator._min_batch_size:
+        raise ValueError(
+            f"{type(estimator).__name__} trains on batches of at least "
+            f"{estimator._min_batch_size} samples, but X has only {n_samples}; pass more samples."
+        )
+    return batch_size
 
 
 def check_structure(estimator, built, current):

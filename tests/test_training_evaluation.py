@@ -16,7 +16,6 @@ from skecho.autoencoder import Autoencoder
 from skecho.base import BaseAutoencoder
 from skecho.channels import GaussianChannel
 from skecho.evaluation import FixedNoise, evaluate
-from skecho.networks import build_networks
 from skecho.objectives import BetaWeightedRate, Objective
 from skecho.training import EpochRecord, TrainingSettings, train
 
@@ -44,8 +43,7 @@ class PlainVAE(BaseAutoencoder):
 
     def _build_model(self, shape, likelihood):
         d = self.n_components
-        encoder, decoder = build_networks(shape, d, 2 * d, architecture=self.architecture,
-                                          hidden_sizes=self.hidden_sizes)
+        encoder, decoder = self._networks(shape, 2 * d, d)
         return Autoencoder(encoder, GaussianChannel(d), decoder, likelihood)
 
     def _objective(self, X):

@@ -9,7 +9,6 @@ import torch
 from ..autoencoder import Autoencoder
 from ..base import BaseAutoencoder
 from ..channels import EchoChannel
-from ..networks import build_networks
 from ..noise import echo_clip_factor
 from ..objectives import Objective
 from ._mixins import RateScheduleMixin, TotalCorrelationMixin
@@ -203,8 +202,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
 
     def _build_model(self, shape, likelihood):
         d = self.n_components
-        encoder, decoder = build_networks(shape, d, 2 * d, architecture=self.architecture,
-                                          hidden_sizes=self.hidden_sizes)
+        encoder, decoder = self._networks(shape, 2 * d, d)
         auxiliary = self._tc_discriminator()
         self.d_max_ = self.batch_size_ - 1 if self.d_max is None else int(self.d_max)
         self.clip_factor_ = echo_clip_factor(self.d_max_)

@@ -5,7 +5,6 @@ from ..base import BaseAutoencoder
 from ..channels import GaussianChannel
 from ..evaluation import DrawnNoise, evaluate
 from ..flows import DEFAULT_FLOW_HIDDEN_SIZES, DEFAULT_FLOW_STEPS, MeanOnlyFlow
-from ..networks import build_networks
 from ..objectives import MMDPenalty, Objective
 from ..priors import DEFAULT_N_PSEUDO_INPUTS, MAFPrior, VampPrior
 from ..validation import check_choice, check_count, check_int, check_real, check_sizes
@@ -221,8 +220,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
 
     def _build_model(self, shape, likelihood):
         d = self.n_components
-        encoder, decoder = build_networks(shape, d, 2 * d, architecture=self.architecture,
-                                          hidden_sizes=self.hidden_sizes)
+        encoder, decoder = self._networks(shape, 2 * d, d)
         auxiliary = self._tc_discriminator()
         hidden = tuple(self.flow_hidden_sizes or DEFAULT_FLOW_HIDDEN_SIZES)
         prior = None
