@@ -79,8 +79,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     first fit on a seeded random stream) and ``_objective(X)`` its
     :class:`~skecho.objectives.Objective` at the current parameter values (for every training
     call). Optional: ``_check_model_params()``, ``_structure()`` (the parameters the networks
-    are built from), ``_check_batch_size(batch_size)``, ``_after_fit(X, generator)`` (fitted
-    state derived from the training data), ``_drop_last`` and ``_min_batch_size``.
+    are built from), ``_networks(...)``, ``_check_batch_size(batch_size)``, ``_after_fit(X,
+    generator)`` (fitted state derived from the training data), ``_drop_last``, ``_min_batch_size``.
 
     Examples
     --------
