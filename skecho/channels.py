@@ -7,7 +7,9 @@ offers one interface to the training loop and the estimators:
 - ``code(params)``: the deterministic code returned by ``transform``;
 - ``rsample(params, generator)``: a differentiable noisy code for training;
 - ``with_noise(params, eps)``: the noisy code for given standard noise ``eps`` (evaluation);
-- ``rate(params, z)``: per-sample rate in nats, ``(B,)``.
+- ``rate(params, z)``: per-sample rate in nats, ``(B,)``;
+- ``noise(n, generator)``: ``(n, width)`` draws of the standard noise ``with_noise`` takes;
+- ``sample_prior(n, generator)``: ``(n, decoder width)`` draws of the marginal of the code.
 
 The math lives in :mod:`skecho.noise`; these modules only wire it up.
 """
@@ -23,6 +25,7 @@ from .noise import (
     gaussian_kl,
     gaussian_sample,
     gumbel_softmax_sample,
+    standard_gumbel,
 )
 from .priors import StandardNormalPrior, VampPrior, diagonal_gaussian_log_prob
 
@@ -87,6 +90,32 @@ class EchoChannel(nn.Module):
     def rate(self, params, z):
         """Exact per-sample information ``-sum_j log s_j(x)`` (``z`` is not needed)."""
         return echo_rate(log_s=params[1])
+
+    # The code bank: after training, Echo noise is built from banked training codes.
+    def set_bank(self, f, log_s):
+        """Keep ``f(x)`` and ``log S(x)`` of training samples (``(n_bank, d)`` each), from which
+        :meth:`noise` and :meth:`sample_prior` build Echo noise."""
+        self.register_buffer("bank_codes", f, persistent=False)
+        self.register_buffer("bank_log_scales", log_s, persistent=False)
+
+    def noise(self, n, generator):
+        """``n`` Echo noise draws built from random sequences of banked training codes."""
+        device = generator.device
+        f = self.bank_codes.to(device)
+        log_s = self.bank_log_scales.to(device)
+        group = min(self.d_max + 1, len(f))
+        draws, total = [], 0
+        while total < n:
+            rows = torch.randperm(len(f), generator=generator, device=device)[:group]
+            eps = echo_noise(f[rows], log_s=log_s[rows], d_max=self.d_max,
+                             replacement=self.replacement, generator=generator)
+            draws.append(eps)
+            total += len(eps)
+        return torch.cat(draws)[:n]
+
+    def sample_prior(self, n, generator):
+        """Draws of the code marginal: by Lemma 2.1, the Echo noise distribution itself."""
+        return self.noise(n, generator)
 
 
 class GaussianChannel(nn.Module):
@@ -184,6 +213,10 @@ class GaussianChannel(nn.Module):
             return gaussian_kl(*params)
         return self.log_ratio(params, z)
 
+    def noise(self, n, generator):
+        """``(n, d)`` standard normal draws on the generator's device."""
+        return torch.randn(n, self.n_latent, generator=generator, device=generator.device)
+
     def sample_prior(self, n, generator):
         """``(n, d)`` draws of the marginal of ``z`` (a Vamp draw goes through the flow)."""
         z = self.prior.sample(n, generator, self._encode)
@@ -253,3 +286,17 @@ class HybridChannel(nn.Module):
         """Per-sample ``KL(q(y|x) || Uniform) + KL(q(z|x) || N(0, I))`` (``z`` is not needed)."""
         mean, log_var, logits = params
         return categorical_kl_uniform(logits) + gaussian_kl(mean, log_var)
+
+    def noise(self, n, generator):
+        """``(n, K + d)`` standard noise: Gumbel draws for ``y``, then normal draws for ``z``."""
+        gumbel = standard_gumbel((n, self.n_categories), generator=generator)
+        normal = torch.randn(n, self.n_latent, generator=generator, device=generator.device)
+        return torch.cat([gumbel, normal], dim=1)
+
+    def sample_prior(self, n, generator):
+        """``[one_hot(y), z]`` with ``y ~ Uniform(K)`` and ``z ~ N(0, I)``, ``(n, K + d)``."""
+        index = torch.randint(self.n_categories, (n,), generator=generator,
+                              device=generator.device)
+        y = nn.functional.one_hot(index, self.n_categories).float()
+        z = torch.randn(n, self.n_latent, generator=generator, device=generator.device)
+        return torch.cat([y, z], dim=1)

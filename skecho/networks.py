@@ -24,6 +24,7 @@ __all__ = [
     "count_parameters",
     "imae_mlp_config",
     "resolve_architecture",
+    "with_head",
 ]
 
 ARCHITECTURES = ("auto", "mlp", "conv")
@@ -346,8 +347,23 @@ def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", h
         body, decoder = ConvEncoder28(input_shape[0]), ConvDecoder28(n_latent, input_shape[0])
     else:
         body, decoder = ConvEncoder64(input_shape[0]), ConvDecoder64(n_latent, input_shape[0])
-    encoder = nn.Sequential(body, nn.Linear(body.out_features, encoder_out))
-    return encoder, decoder
+    return with_head(body, encoder_out), decoder
+
+
+def with_head(body, head_width):
+    """The encoder: ``body`` followed by the channel's linear head of ``head_width`` units.
+
+    Every encoder is built here, whatever its body: the head maps the body's ``out_features``
+    features to the channel's parameters (e.g. ``2 * n_latent`` for mean and scale).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.networks import MLPEncoder, with_head
+    >>> with_head(MLPEncoder((6,), (8,)), 4)(torch.zeros(3, 6)).shape
+    torch.Size([3, 4])
+    """
+    return nn.Sequential(body, nn.Linear(body.out_features, head_width))
 
 
 def imae_mlp_config(input_shape):

@@ -20,6 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skecho import BetaVAE, EchoAutoencoder, TrainingDivergedError
 from skecho.base import learning_rate_factor
 from skecho.noise import echo_clip_factor
+from skecho.objectives import Objective
 
 SMALL = dict(n_components=2, hidden_sizes=(8,), batch_size=16, max_epochs=2, random_state=0)
 
@@ -258,10 +259,10 @@ def test_divergence_restores_last_finite_epoch(digits, monkeypatch):
     X = digits[0][:200]
     reference = small(BetaVAE, lr_schedule="constant", max_epochs=2).fit(X)
 
-    def nan_from_third_epoch(self, net, x, params, z, ctx):
-        return torch.tensor(float("nan")) if self.n_iter_ >= 2 else None
+    def nan_from_third_epoch(self, model, x, params, z, ctx):
+        return torch.tensor(float("nan")) if ctx.epoch >= 2 else None
 
-    monkeypatch.setattr(BetaVAE, "_penalty", nan_from_third_epoch)
+    monkeypatch.setattr(Objective, "penalty", nan_from_third_epoch)
     est = small(BetaVAE, lr_schedule="constant", max_epochs=5)
     with pytest.raises(TrainingDivergedError, match="NaN or infinite in epoch 3.*learning_rate"):
         est.fit(X)

@@ -83,20 +83,20 @@ def test_imae_bad_parameters(params, match, digits):
 def test_adaptive_vat_radius_is_looked_up_per_batch_row(digits, monkeypatch):
     """vat_epsilon="adaptive": every batch row gets 0.25 x its own 10th-NN distance (brute force
     over the training X), found through TrainingContext.indices."""
-    import skecho.models.hybrid as hybrid
+    import skecho.objectives as objectives
 
     X = digits[0][:60]
     d = np.sqrt(((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(axis=2))
     expected = 0.25 * np.sort(d, axis=1)[:, 10]  # column 0 is the sample itself
     seen = []
-    real_vat_loss = hybrid.vat_loss
+    real_vat_loss = objectives.vat_loss
 
     def spy(logits_fn, x, epsilon, **kw):
         eps = epsilon.numpy().copy() if torch.is_tensor(epsilon) else epsilon
         seen.append((x.detach().numpy().copy(), eps))
         return real_vat_loss(logits_fn, x, epsilon, **kw)
 
-    monkeypatch.setattr(hybrid, "vat_loss", spy)
+    monkeypatch.setattr(objectives, "vat_loss", spy)
     model = small(IMAE, vat_epsilon="adaptive", batch_size=20, max_epochs=1).fit(X)
     assert len(seen) == 3 and not hasattr(model, "_vat_radii")
     for x, eps in seen:

@@ -6,9 +6,11 @@ import warnings
 import numpy as np
 import torch
 
+from ..autoencoder import Autoencoder
 from ..base import BaseAutoencoder
 from ..channels import EchoChannel
-from ..noise import echo_clip_factor, echo_noise
+from ..noise import echo_clip_factor
+from ..objectives import Objective
 from ._mixins import RateScheduleMixin, TotalCorrelationMixin
 
 __all__ = ["EchoAutoencoder"]
@@ -198,14 +200,18 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         self._check_tc_params()
         self._check_schedule_params()
 
-    def _make_channel(self, batch_size, encoder):
-        self.d_max_ = batch_size - 1 if self.d_max is None else int(self.d_max)
+    def _build_model(self, shape, likelihood):
+        d = self.n_components
+        encoder, decoder = self._networks(shape, 2 * d, d)
+        auxiliary = self._tc_discriminator()
+        self.d_max_ = self.batch_size_ - 1 if self.d_max is None else int(self.d_max)
         self.clip_factor_ = echo_clip_factor(self.d_max_)
-        self.rate_floor_ = -self.n_components * float(np.log(self.clip_factor_))
-        return EchoChannel(self.n_components, self.clip_factor_, self.d_max_, self.replacement)
+        self.rate_floor_ = -d * float(np.log(self.clip_factor_))
+        channel = EchoChannel(d, self.clip_factor_, self.d_max_, self.replacement)
+        return Autoencoder(encoder, channel, decoder, likelihood, auxiliary=auxiliary)
 
-    def _penalty(self, net, x, params, z, ctx):
-        return self._tc_penalty(net, z)
+    def _objective(self, X):
+        return Objective(self._tradeoff(), self._tc_penalties())
 
     def _check_batch_size(self, batch_size):
         super()._check_batch_size(batch_size)
@@ -220,31 +226,19 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
             )
 
     def _after_fit(self, X, generator):
+        # The channel's code bank: Echo noise after training comes from these training codes.
         n_bank = min(len(X), BANK_SIZE)
         rows = torch.randperm(len(X), generator=generator, device=generator.device)[:n_bank]
         rows = rows.sort().values.cpu().numpy()
-        f, log_s = self._encode_params(X[rows])
-        self.bank_codes_ = f.cpu().numpy()
-        self.bank_log_scales_ = log_s.cpu().numpy()
+        self.module_.channel.set_bank(*self._encode_params(X[rows]))
 
-    def _draw_noise(self, n, generator):
-        """``n`` Echo noise draws built from random sequences of banked training codes."""
-        device = generator.device
-        f = torch.as_tensor(self.bank_codes_, device=device)
-        log_s = torch.as_tensor(self.bank_log_scales_, device=device)
-        group = min(self.d_max_ + 1, len(f))
-        draws, total = [], 0
-        while total < n:
-            rows = torch.randperm(len(f), generator=generator, device=device)[:group]
-            eps = echo_noise(f[rows], log_s=log_s[rows], d_max=self.d_max_,
-                             replacement=self.replacement, generator=generator)
-            draws.append(eps)
-            total += len(eps)
-        return torch.cat(draws)[:n]
+    @property
+    def bank_codes_(self):
+        return self.module_.channel.bank_codes.cpu().numpy()
 
-    def _sample_latent(self, n, generator):
-        # Lemma 2.1: the encoding marginal q(z) is the Echo noise distribution itself.
-        return self._draw_noise(n, generator)
+    @property
+    def bank_log_scales_(self):
+        return self.module_.channel.bank_log_scales.cpu().numpy()
 
     def pointwise_rate(self, X):
         """Per-sample information ``-sum_j log s_j(x)`` in nats (Echo paper, appendix D.3).

@@ -12,19 +12,20 @@ models differ only in the terms of their objective (IMAE paper, Figure 1):
 Every model adds ``vat_weight * VAT`` (the paper augments all four methods with VAT).
 """
 
-import numbers
-
 import numpy as np
 import torch
 from sklearn.base import ClusterMixin
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..base import BaseAutoencoder, _generator, _seed_sequence
+from ..autoencoder import Autoencoder
+from ..base import BaseAutoencoder
 from ..channels import HybridChannel
-from ..networks import ARCHITECTURES, MLPDecoder, MLPEncoder, build_networks, imae_mlp_config
-from ..noise import categorical_entropy, standard_gumbel
-from ..regularizers import adaptive_vat_radius, frozen_batch_norm_stats, mws_terms, vat_loss
+from ..networks import ARCHITECTURES, MLPDecoder, MLPEncoder, build_networks, imae_mlp_config, \
+    with_head
+from ..objectives import BetaWeightedRate, MarginalKLTerms, Objective, VATPenalty
+from ..regularizers import adaptive_vat_radius
+from ..validation import check_choice, check_int, check_real, validate_codes
 
 __all__ = ["HybridAutoencoder", "HybridBetaVAE", "HybridInfoVAE"]
 
@@ -93,8 +94,9 @@ _SHARED_ATTRIBUTES_DOC = """labels_ : ndarray of shape (n_samples,)
 class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
     """Base of the hybrid discrete + continuous autoencoders; not for direct use.
 
-    Subclasses store their parameters in ``__init__`` and may define ``_regularizer(params, z,
-    ctx)`` (their objective's extra terms, a scalar or None) and ``_objective``. The encoder gives
+    Subclasses store their parameters in ``__init__`` and may define ``_regularizer_term()``
+    (their objective's own terms, from :mod:`skecho.objectives`) and ``_tradeoff()`` (the rate's
+    weight; none by default: the distortion alone). The encoder gives
     ``p(y|x)`` over ``n_categories`` categories and a Gaussian ``q(z|x)`` of ``n_components``
     dimensions; the decoder reads ``[y, z]``.
 
@@ -118,9 +120,9 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
     # ------------------------------------------------------------------ validation
     def _check_model_params(self):
-        self._check_int(self.n_categories, "n_categories", 2)
-        self._check_real(self.temperature, "temperature", allow_low=False)
-        self._check_real(self.vat_weight, "vat_weight")
+        check_int(self.n_categories, "n_categories", 2, owner=self)
+        check_real(self.temperature, "temperature", allow_low=False, owner=self)
+        check_real(self.vat_weight, "vat_weight", owner=self)
         if isinstance(self.vat_epsilon, str):
             if self.vat_epsilon != "adaptive":
                 raise ValueError(
@@ -128,60 +130,30 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
                     f"got {self.vat_epsilon!r}."
                 )
         else:
-            self._check_real(self.vat_epsilon, "vat_epsilon")
-        self._check_choice(self.batch_norm, "batch_norm", BATCH_NORM_OPTIONS)
-        self._check_choice(self.architecture, "architecture", ARCHITECTURES)
+            check_real(self.vat_epsilon, "vat_epsilon", owner=self)
+        check_choice(self.batch_norm, "batch_norm", BATCH_NORM_OPTIONS, owner=self)
+        check_choice(self.architecture, "architecture", ARCHITECTURES, owner=self)
         self._check_hybrid_params()
 
     def _check_hybrid_params(self):
         """Hook: validate the subclass's own parameters."""
 
-    # ------------------------------------------------------------------ structure
-    def _initialize(self, X, init_seed):
-        super()._initialize(X, init_seed)
-        # "auto" means the paper's MLP for every input shape (base "auto" would say conv).
-        if self.architecture != "conv":
-            self.architecture_ = "mlp"
-
-    def _train(self, X, n_epochs, seeds, schedule):
-        # IMSAT's adaptive radius: one per training row, looked up per batch by ctx.indices.
-        self._vat_radii = None
-        if self.vat_epsilon == "adaptive" and self.vat_weight > 0:
-            if len(X) <= ADAPTIVE_NEIGHBORS:
-                raise ValueError(
-                    f"{type(self).__name__}: vat_epsilon=\"adaptive\" needs more than "
-                    f"{ADAPTIVE_NEIGHBORS} training samples (the radius is set by the "
-                    f"{ADAPTIVE_NEIGHBORS}th nearest neighbour), got {len(X)}; pass more "
-                    f"samples or a float vat_epsilon."
-                )
-            self._vat_radii = torch.from_numpy(
-                adaptive_vat_radius(X, ADAPTIVE_ALPHA, ADAPTIVE_NEIGHBORS))
-        try:
-            return super()._train(X, n_epochs, seeds, schedule)
-        finally:
-            del self._vat_radii
-
-    def _vat_radius(self, ctx):
-        if self.vat_epsilon != "adaptive":
-            return float(self.vat_epsilon)
-        if ctx.indices is None:
-            raise RuntimeError("vat_epsilon=\"adaptive\" needs the batch's row indices "
-                               "(TrainingContext.indices).")
-        return self._vat_radii[ctx.indices]
-
     def _structure(self):
         return {**super()._structure(), "n_categories": self.n_categories,
                 "batch_norm": self.batch_norm, "temperature": self.temperature}
 
-    def _make_channel(self, batch_size, encoder):
-        return HybridChannel(self.n_components, self.n_categories, self.temperature)
+    # ------------------------------------------------------------------ the model
+    def _build_model(self, shape, likelihood):
+        # "auto" means the paper's MLP for every input shape (base "auto" would say conv).
+        if self.architecture != "conv":
+            self.architecture_ = "mlp"
+        d, k = self.n_components, self.n_categories
+        encoder, decoder = self._networks(shape, 2 * d + k, d + k)
+        return Autoencoder(encoder, HybridChannel(d, k, self.temperature), decoder, likelihood)
 
-    def _head_sizes(self):
-        return 2 * self.n_components + self.n_categories, self.n_components + self.n_categories
-
-    def _build_networks(self, shape, head_out, decoder_in):
+    def _networks(self, shape, head_width, decoder_in):
         if self.architecture == "conv":  # raises, naming the fix, for shapes it cannot take
-            return build_networks(shape, decoder_in, head_out, architecture="conv")
+            return build_networks(shape, decoder_in, head_width, architecture="conv")
         # "auto" and "mlp" both mean the paper's MLP (the paper uses no conv nets).
         if self.hidden_sizes is None:
             encoder_sizes, paper_bn, decoder_sizes = imae_mlp_config(shape)
@@ -193,44 +165,41 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
         body = MLPEncoder(shape, encoder_sizes, batch_norm=batch_norm)
         # MLPDecoder applies its hidden sizes in reverse order.
         decoder = MLPDecoder(decoder_in, shape, tuple(reversed(decoder_sizes)))
-        return nn.Sequential(body, nn.Linear(body.out_features, head_out)), decoder
+        return with_head(body, head_width), decoder
 
-    def _draw_noise(self, n, generator):
-        gumbel = standard_gumbel((n, self.n_categories), generator=generator)
-        normal = torch.randn(n, self.n_components, generator=generator, device=generator.device)
-        return torch.cat([gumbel, normal], dim=1)
+    def _objective(self, X):
+        term = self._regularizer_term()
+        penalties = [] if term is None else [term]
+        if self.vat_weight > 0 and (self.vat_epsilon == "adaptive" or self.vat_epsilon > 0):
+            penalties.append(VATPenalty(self.vat_weight, self._vat_radius(X)))
+        return Objective(self._tradeoff(), penalties)
 
-    def _sample_latent(self, n, generator):
-        # The priors r(y) = Uniform(K2) and r(z) = N(0, I), decoder input [one_hot(y), z].
-        index = torch.randint(self.n_categories, (n,), generator=generator,
-                              device=generator.device)
-        y = nn.functional.one_hot(index, self.n_categories).float()
-        z = torch.randn(n, self.n_components, generator=generator, device=generator.device)
-        return torch.cat([y, z], dim=1)
-
-    # ------------------------------------------------------------------ objective
-    def _regularizer(self, params, z, ctx):
-        """Hook: the model's extra objective terms (scalar tensor) or None."""
+    def _tradeoff(self):
+        """Hook: the rate's weight in the objective; None: the distortion alone."""
         return None
 
-    def _penalty(self, net, x, params, z, ctx):
-        penalty = self._regularizer(params, z[:, self.n_categories:], ctx)
-        if self.vat_weight > 0 and (self.vat_epsilon == "adaptive" or self.vat_epsilon > 0):
-            def logits_fn(inputs):
-                return net.channel.params(net.encoder(inputs))[2]
+    def _regularizer_term(self):
+        """Hook: the model's own objective terms (from :mod:`skecho.objectives`) or None."""
+        return None
 
-            with frozen_batch_norm_stats(net.encoder):
-                vat = vat_loss(logits_fn, x, self._vat_radius(ctx), generator=ctx.generator,
-                               logits=params[2])
-            vat = self.vat_weight * vat
-            penalty = vat if penalty is None else penalty + vat
-        return penalty
+    def _regularizer(self, params, z, ctx):
+        """The model's own terms on one batch (``z``: continuous codes), at the current
+        parameters: a scalar tensor or None."""
+        term = self._regularizer_term()
+        return None if term is None else term.value(params, z, ctx)
 
-    @staticmethod
-    def _marginal_category_kl(logits):
-        """``KL(mean_n p(y|x_n) || Uniform(K))`` over the batch."""
-        marginal = torch.softmax(logits, dim=1).mean(dim=0)
-        return np.log(logits.shape[1]) - categorical_entropy(marginal)
+    def _vat_radius(self, X):
+        if self.vat_epsilon != "adaptive":
+            return self.vat_epsilon
+        # IMSAT's adaptive radius: one per training row, looked up per batch by ctx.indices.
+        if len(X) <= ADAPTIVE_NEIGHBORS:
+            raise ValueError(
+                f"{type(self).__name__}: vat_epsilon=\"adaptive\" needs more than "
+                f"{ADAPTIVE_NEIGHBORS} training samples (the radius is set by the "
+                f"{ADAPTIVE_NEIGHBORS}th nearest neighbour), got {len(X)}; pass more "
+                f"samples or a float vat_epsilon."
+            )
+        return torch.from_numpy(adaptive_vat_radius(X, ADAPTIVE_ALPHA, ADAPTIVE_NEIGHBORS))
 
     # ------------------------------------------------------------------ fitted state
     def _after_fit(self, X, generator):
@@ -339,12 +308,7 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
         (40, 6)
         """
         check_is_fitted(self, "module_")
-        Z = check_array(Z, dtype=np.float32, input_name="Z")
-        if Z.shape[1] != self.n_components:
-            raise ValueError(
-                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
-                f"n_components={self.n_components}; pass codes from transform()."
-            )
+        Z = validate_codes(self, Z)
         if categories is None:
             raise ValueError(
                 f"{type(self).__name__}.inverse_transform needs the category of every row: "
@@ -387,12 +351,7 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
         """
         if categories is None:
             return super().sample(n_samples, random_state=random_state)
-        check_is_fitted(self, "module_")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) \
-                or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        seed = _seed_sequence(random_state, 0)[2]
-        z = self._sample_latent(int(n_samples), _generator(seed, self._device()))
+        z = self._prior_draws(n_samples, random_state)
         return self.inverse_transform(z[:, self.n_categories:].cpu().numpy(), categories)
 
 
@@ -464,6 +423,9 @@ class HybridBetaVAE(HybridAutoencoder):
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
                      random_state, verbose)
 
+    def _tradeoff(self):
+        return BetaWeightedRate(self.beta)
+
 
 class HybridInfoVAE(HybridAutoencoder):
     """InfoVAE on the hybrid code (IMAE paper, Figure 1), with VAT on ``p(y|x)``.
@@ -514,14 +476,9 @@ class HybridInfoVAE(HybridAutoencoder):
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
                      random_state, verbose)
 
-    def _objective(self, rate, distortion, ctx):
+    def _regularizer_term(self):
         # The per-sample KLs (the "rate") are not part of InfoVAE's objective.
-        return distortion
-
-    def _regularizer(self, params, z, ctx):
-        mean, log_var, logits = params
-        terms = mws_terms(z, mean, log_var, ctx.n_train)
-        return self.beta * (self._marginal_category_kl(logits) + terms.marginal_kl)
+        return MarginalKLTerms(self.beta)
 
 
 def _fill_doc(cls, beta, beta_doc, max_epochs=100, vat_epsilon=1.0):

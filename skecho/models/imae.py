@@ -1,7 +1,7 @@
 """IMAE: information maximising autoencoder with a hybrid discrete + continuous code."""
 
-from ..noise import categorical_mutual_information
-from ..regularizers import mws_terms
+from ..objectives import IMAETerms
+from ..validation import check_real
 from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
 
 __all__ = ["IMAE"]
@@ -111,24 +111,14 @@ class IMAE(HybridAutoencoder):
 
     def _check_hybrid_params(self):
         if self.gamma is not None:
-            self._check_real(self.gamma, "gamma")
-        self._check_real(self.marginal_entropy_weight, "marginal_entropy_weight",
-                         allow_low=False)
+            check_real(self.gamma, "gamma", owner=self)
+        check_real(self.marginal_entropy_weight, "marginal_entropy_weight", allow_low=False,
+                   owner=self)
 
-    def _gamma(self):
-        return 2.0 * self.beta if self.gamma is None else float(self.gamma)
-
-    def _objective(self, rate, distortion, ctx):
+    def _regularizer_term(self):
         # The per-sample KLs (the "rate") are not part of IMAE's objective.
-        return distortion
-
-    def _regularizer(self, params, z, ctx):
-        mean, log_var, logits = params
-        terms = mws_terms(z, mean, log_var, ctx.n_train)
-        information = categorical_mutual_information(
-            logits.softmax(dim=1), marginal_weight=self.marginal_entropy_weight)
-        return (self.beta * (terms.dimensionwise_kl - information)
-                + self._gamma() * terms.total_correlation)
+        gamma = 2.0 * self.beta if self.gamma is None else float(self.gamma)
+        return IMAETerms(self.beta, gamma, self.marginal_entropy_weight)
 
 
 _fill_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by default, "

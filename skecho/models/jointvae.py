@@ -2,7 +2,8 @@
 
 import math
 
-from ..noise import categorical_kl_uniform, gaussian_kl
+from ..objectives import CapacityTerms
+from ..validation import check_real
 from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
 
 __all__ = ["JointVAE"]
@@ -71,10 +72,10 @@ class JointVAE(HybridAutoencoder):
 
     def _check_hybrid_params(self):
         if self.capacity_y is not None:
-            self._check_real(self.capacity_y, "capacity_y",
-                             high=math.log(self.n_categories))
-        self._check_real(self.capacity_z, "capacity_z")
-        self._check_real(self.capacity_warmup, "capacity_warmup", allow_low=False, high=1)
+            check_real(self.capacity_y, "capacity_y", high=math.log(self.n_categories),
+                       owner=self)
+        check_real(self.capacity_z, "capacity_z", owner=self)
+        check_real(self.capacity_warmup, "capacity_warmup", allow_low=False, high=1, owner=self)
 
     def capacities(self, epoch):
         """Capacities ``(C_y, C_z)`` in nats after ``epoch`` (fractional) training epochs.
@@ -95,20 +96,13 @@ class JointVAE(HybridAutoencoder):
         ...          max_epochs=10).capacities(2.5)
         (1.0, 2.5)
         """
+        return self._regularizer_term().capacities(epoch)
+
+    def _regularizer_term(self):
+        # The KLs enter through the capacity terms only.
         target_y = math.log(self.n_categories) if self.capacity_y is None else self.capacity_y
-        share = min(1.0, epoch / (self.capacity_warmup * self.max_epochs))
-        return target_y * share, self.capacity_z * share
-
-    def _objective(self, rate, distortion, ctx):
-        # The KLs enter through the capacity terms of _regularizer.
-        return distortion
-
-    def _regularizer(self, params, z, ctx):
-        mean, log_var, logits = params
-        c_y, c_z = self.capacities(ctx.epoch)
-        kl_y = categorical_kl_uniform(logits).mean()
-        kl_z = gaussian_kl(mean, log_var).mean()
-        return self.beta * ((kl_y - c_y).abs() + (kl_z - c_z).abs())
+        return CapacityTerms(self.beta, (target_y, self.capacity_z),
+                             self.capacity_warmup * self.max_epochs)
 
 
 _fill_doc(JointVAE, 30.0, "Weight ``gamma`` of the two capacity terms (Dupont's MNIST value).")

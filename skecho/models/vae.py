@@ -1,16 +1,13 @@
 """BetaVAE: the Gaussian channel with a chosen marginal, optional IAF, MMD and TC terms."""
 
-import math
-import numbers
-
-import torch
-from sklearn.utils.validation import check_is_fitted
-
-from ..base import EVAL_BATCH_SIZE, BaseAutoencoder, _generator, _seed_sequence
+from ..autoencoder import Autoencoder
+from ..base import BaseAutoencoder
 from ..channels import GaussianChannel
+from ..evaluation import DrawnNoise, evaluate
 from ..flows import DEFAULT_FLOW_HIDDEN_SIZES, DEFAULT_FLOW_STEPS, MeanOnlyFlow
+from ..objectives import MMDPenalty, Objective
 from ..priors import DEFAULT_N_PSEUDO_INPUTS, MAFPrior, VampPrior
-from ..regularizers import mmd_rbf
+from ..validation import check_choice, check_count, check_int, check_real, check_sizes
 from ._mixins import RateScheduleMixin, TotalCorrelationMixin
 
 PRIORS = ("normal", "vamp", "maf")
@@ -213,47 +210,37 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
                 "flow_hidden_sizes": None if sizes is None else tuple(sizes)}
 
     def _check_model_params(self):
-        self._check_choice(self.prior, "prior", PRIORS)
-        self._check_choice(self.encoder_flow, "encoder_flow", ENCODER_FLOWS)
-        self._check_int(self.n_pseudo_inputs, "n_pseudo_inputs", 1)
-        self._check_sizes(self.flow_hidden_sizes, "flow_hidden_sizes")
-        self._check_real(self.mmd_weight, "mmd_weight")
+        check_choice(self.prior, "prior", PRIORS, owner=self)
+        check_choice(self.encoder_flow, "encoder_flow", ENCODER_FLOWS, owner=self)
+        check_int(self.n_pseudo_inputs, "n_pseudo_inputs", 1, owner=self)
+        check_sizes(self.flow_hidden_sizes, "flow_hidden_sizes", owner=self)
+        check_real(self.mmd_weight, "mmd_weight", owner=self)
         self._check_tc_params()
         self._check_schedule_params()
 
-    def _make_channel(self, batch_size, encoder):
+    def _build_model(self, shape, likelihood):
+        d = self.n_components
+        encoder, decoder = self._networks(shape, 2 * d, d)
+        auxiliary = self._tc_discriminator()
         hidden = tuple(self.flow_hidden_sizes or DEFAULT_FLOW_HIDDEN_SIZES)
         prior = None
         if self.prior == "vamp":
-            prior = VampPrior(self.n_components, self._net_shape(), self.n_pseudo_inputs)
+            prior = VampPrior(d, shape, self.n_pseudo_inputs)
         elif self.prior == "maf":
-            prior = MAFPrior(self.n_components, DEFAULT_FLOW_STEPS, hidden)
+            prior = MAFPrior(d, DEFAULT_FLOW_STEPS, hidden)
         flow = None
         if self.encoder_flow == "iaf":
-            flow = MeanOnlyFlow(self.n_components, DEFAULT_FLOW_STEPS, hidden)
-        channel = GaussianChannel(self.n_components, prior=prior, flow=flow)
+            flow = MeanOnlyFlow(d, DEFAULT_FLOW_STEPS, hidden)
+        channel = GaussianChannel(d, prior=prior, flow=flow)
         # A VampPrior re-encodes its pseudo-inputs with the autoencoder's encoder.
         channel.attach_encoder(encoder)
-        return channel
+        return Autoencoder(encoder, channel, decoder, likelihood, auxiliary=auxiliary)
 
-    def _penalty(self, net, x, params, z, ctx):
-        penalty = self._tc_penalty(net, z)
+    def _objective(self, X):
+        penalties = self._tc_penalties()
         if self.mmd_weight > 0:
-            # The draws of p(z) are the MMD's fixed target: no gradient flows into the marginal
-            # through them (a MAF draw inverts the flow, d sequential passes per step).
-            with torch.no_grad():
-                target = net.channel.sample_prior(len(z), ctx.generator)
-            mmd = self.mmd_weight * mmd_rbf(z, target)
-            penalty = mmd if penalty is None else penalty + mmd
-        return penalty
-
-    def _draw_noise(self, n, generator):
-        return torch.randn(n, self.n_components, generator=generator, device=generator.device)
-
-    def _sample_latent(self, n, generator):
-        net = self._ready_module()
-        with torch.no_grad():
-            return net.channel.sample_prior(n, generator)
+            penalties.append(MMDPenalty(self.mmd_weight))
+        return Objective(self._tradeoff(), penalties)
 
     def log_likelihood(self, X, *, n_importance=100, random_state=None):
         """Importance-weighted estimate of ``log p(x)`` per sample (the IWAE bound), in nats.
@@ -287,29 +274,8 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         >>> bool(iwae.mean() >= vae.score(X))
         True
         """
-        if isinstance(n_importance, bool) or not isinstance(n_importance, numbers.Integral) \
-                or n_importance < 1:
-            raise ValueError(
-                f"n_importance must be a positive integer (number of importance samples), got "
-                f"{n_importance!r}."
-            )
-        check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
-        params = self._encode_params(X)
-        net = self._ready_module()
-        device = self._device()
-        generator = _generator(_seed_sequence(random_state, 0)[2], device)
-        data = self._as_tensor(X, "cpu")
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(data), EVAL_BATCH_SIZE):
-                x = data[start:start + EVAL_BATCH_SIZE].to(device)
-                p = tuple(t[start:start + EVAL_BATCH_SIZE].to(device) for t in params)
-                log_w = []
-                for _ in range(int(n_importance)):
-                    z = net.channel.rsample(p, generator)
-                    log_w.append(-self._likelihood.distortion(net.decoder(z), x)
-                                 - net.channel.log_ratio(p, z))
-                log_w = torch.stack(log_w)
-                out.append(torch.logsumexp(log_w.double(), dim=0) - math.log(n_importance))
-        return torch.cat(out).cpu().numpy()
+        n_importance = check_count(n_importance, "n_importance",
+                                   " (number of importance samples)")
+        model = self._ready_module()
+        noise = DrawnNoise(model.noise, n_importance, self._generator(random_state))
+        return evaluate(model, self._data(X), noise, self._device(), bound="iwae")

@@ -1,0 +1,251 @@
+"""Validation of the estimators' parameters and inputs, with errors that name the fix.
+
+The checks every estimator shares: integers, reals, choices and size sequences (messages start
+with the estimator's class name), the ``device`` option, the input X and codes Z against the
+fitted shape, and the structure check that keeps a resumed fit from silently keeping networks
+built from other parameter values.
+"""
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils.validation import _check_feature_names, check_array
+
+from .likelihoods import LIKELIHOODS
+from .training import LR_SCHEDULES
+
+__all__ = [
+    "check_choice",
+    "check_count",
+    "check_int",
+    "check_real",
+    "check_shared_params",
+    "check_sizes",
+    "check_structure",
+    "check_training_batch",
+    "resolve_device",
+    "validate_X",
+    "validate_codes",
+]
+
+
+def _prefix(owner):
+    return "" if owner is None else f"{type(owner).__name__}: "
+
+
+def check_int(value, name, low=None, high=None, *, owner=None):
+    """Raise TypeError/ValueError unless ``value`` is an integer in ``[low, high]``.
+
+    Examples
+    --------
+    >>> from skecho.validation import check_int
+    >>> check_int(3, "n_components", 1)
+    >>> check_int(0, "n_components", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_components must be >= 1, got 0.
+    """
+    prefix = _prefix(owner)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{prefix}{name} must be an integer, got {value!r}.")
+    if low is not None and value < low:
+        raise ValueError(f"{prefix}{name} must be >= {low}, got {value}.")
+    if high is not None and value > high:
+        raise ValueError(f"{prefix}{name} must be <= {high}, got {value}.")
+
+
+def check_real(value, name, *, low=0, allow_low=True, high=None, allow_high=True, owner=None):
+    """Raise TypeError/ValueError unless ``value`` is a finite real in the given interval.
+
+    Examples
+    --------
+    >>> from skecho.validation import check_real
+    >>> check_real(0.0, "learning_rate", allow_low=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate must be finite and > 0, got 0.0.
+    """
+    prefix = _prefix(owner)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{prefix}{name} must be a real number, got {value!r}.")
+    ok = math.isfinite(value)
+    if low is not None:
+        ok = ok and (value >= low if allow_low else value > low)
+    if high is not None:
+        ok = ok and (value <= high if allow_high else value < high)
+    if not ok:
+        lo = "" if low is None else f"{'>=' if allow_low else '>'} {low}"
+        hi = "" if high is None else f"{'<=' if allow_high else '<'} {high}"
+        bound = " and ".join(b for b in (lo, hi) if b)
+        raise ValueError(
+            f"{prefix}{name} must be finite{' and ' + bound if bound else ''}, got {value}."
+        )
+
+
+def check_choice(value, name, choices, *, owner=None):
+    """Raise ValueError unless ``value`` is one of ``choices``."""
+    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+        raise ValueError(
+            f"{_prefix(owner)}unknown {name} {value!r}; choose one of "
+            f"{', '.join(map(repr, choices))}."
+        )
+
+
+def check_sizes(value, name, allow_none=True, *, owner=None):
+    """Raise ValueError unless ``value`` is a non-empty sequence of positive integers."""
+    if value is None and allow_none:
+        return
+    sizes = tuple(value) if np.iterable(value) and not isinstance(value, str) else ()
+    if not sizes or any(
+        isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in sizes
+    ):
+        raise ValueError(
+            f"{_prefix(owner)}{name} must be a non-empty sequence of positive integers, got "
+            f"{value!r}."
+        )
+
+
+def check_shared_params(estimator):
+    """Validate the parameters every estimator has (``n_components``, ``beta``, ...)."""
+    check_int(estimator.n_components, "n_components", 1, owner=estimator)
+    check_real(estimator.beta, "beta", owner=estimator)
+    check_int(estimator.batch_size, "batch_size", estimator._min_batch_size, owner=estimator)
+    check_int(estimator.max_epochs, "max_epochs", 1, owner=estimator)
+    check_real(estimator.learning_rate, "learning_rate", allow_low=False, owner=estimator)
+    check_choice(estimator.lr_schedule, "lr_schedule", LR_SCHEDULES, owner=estimator)
+    check_choice(estimator.likelihood, "likelihood", LIKELIHOODS, owner=estimator)
+    check_sizes(estimator.hidden_sizes, "hidden_sizes", owner=estimator)
+    resolve_device(estimator.device)
+
+
+def check_count(value, name, what=""):
+    """Return ``value`` as an int, or raise ValueError unless it is a positive integer.
+
+    Examples
+    --------
+    >>> from skecho.validation import check_count
+    >>> check_count(3, "n_samples")
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{what}, got {value!r}.")
+    return int(value)
+
+
+def resolve_device(device):
+    """Turn a ``device`` option into a ``torch.device``.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``
+        or a ``torch.device``.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> from skecho.base import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        resolved = device
+    elif isinstance(device, str):
+        if device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            resolved = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device."
+            ) from exc
+    else:
+        raise TypeError(f"device must be a string or torch.device, got {type(device).__name__}.")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            f"use device='auto' or device='cpu'."
+        )
+    return resolved
+
+
+def validate_X(estimator, X, *, reset):
+    """Check X and return it as a float32 array shaped ``(n, *sample_shape)``.
+
+    ``reset=True`` (a first fit) records ``n_features_in_``, ``input_shape_`` and the feature
+    names on ``estimator``; otherwise X must match them.
+    """
+    _check_feature_names(estimator, X, reset=reset)
+    X = check_array(
+        X, allow_nd=True, dtype=[np.float32, np.float64], ensure_min_samples=2 if reset else 1,
+        input_name="X", estimator=estimator,
+    )
+    if X.ndim > 4:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) or images (n, H, W) / (n, C, H, W); got "
+            f"{X.ndim}-D input of shape {X.shape}."
+        )
+    X = np.asarray(X, dtype=np.float32)
+    sample_shape = X.shape[1:]
+    name = type(estimator).__name__
+    if reset:
+        estimator.n_features_in_ = int(np.prod(sample_shape))
+        estimator.input_shape_ = tuple(sample_shape)
+    elif tuple(sample_shape) != estimator.input_shape_:
+        if X.ndim == 2 and len(estimator.input_shape_) == 1:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {name} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+        raise ValueError(
+            f"X has samples of shape {tuple(sample_shape)}, but {name} was fitted on samples of "
+            f"shape {estimator.input_shape_}; pass data shaped like the training data."
+        )
+    return X
+
+
+def validate_codes(estimator, Z):
+    """Check codes Z for ``inverse_transform``: a float32 array of ``n_components`` columns."""
+    Z = check_array(Z, dtype=np.float32, input_name="Z")
+    if Z.shape[1] != estimator.n_components:
+        raise ValueError(
+            f"Z has {Z.shape[1]} columns, but {type(estimator).__name__} has "
+            f"n_components={estimator.n_components}; pass codes from transform()."
+        )
+    return Z
+
+
+def check_training_batch(estimator, n_samples):
+    """The batch size of a training call on ``n_samples`` rows (``batch_size``, capped at the
+    number of rows); raise ValueError when it is below what the channel trains on."""
+    batch_size = min(estimator.batch_size, n_samples)
+    if batch_size < estimator._min_batch_size:
+        raise ValueError(
+            f"{type(estimator).__name__} trains on batches of at least "
+            f"{estimator._min_batch_size} samples, but X has only {n_samples}; pass more samples."
+        )
+    return batch_size
+
+
+def check_structure(estimator, built, current):
+    """Raise if a parameter that fixed the networks changed since they were built.
+
+    ``built`` and ``current`` map parameter names to values (the estimator's ``_structure()``
+    at the first fit and now). Resuming training with other values would silently keep the old
+    networks, so it raises instead.
+    """
+    if built is None:
+        return
+    changed = {k: (built[k], v) for k, v in current.items() if k in built and built[k] != v}
+    if changed:
+        what = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise ValueError(
+            f"{type(estimator).__name__}: cannot resume training after changing parameters the "
+            f"networks were built from ({what}); set warm_start=False (or clone the "
+            f"estimator) to build new networks, or restore the old values."
+        )

@@ -1,0 +1,133 @@
+"""The seams between estimators, the model object, the training loop and evaluation.
+
+A new estimator composed from existing parts in a few lines; the loop's callbacks (records,
+stopping, per-batch progress); the one noise-averaging evaluation function with shared and
+per-row noise.
+"""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skecho import EchoAutoencoder, IMAE, BetaVAE
+from skecho.autoencoder import Autoencoder
+from skecho.base import BaseAutoencoder
+from skecho.channels import GaussianChannel
+from skecho.evaluation import FixedNoise, evaluate
+from skecho.objectives import BetaWeightedRate, Objective
+from skecho.training import EpochRecord, TrainingSettings, train
+
+
+class PlainVAE(BaseAutoencoder):
+    """The smallest estimator: a VAE composed from existing parts, nothing about training."""
+
+    def __init__(self, n_components=2, *, beta=1.0, architecture="auto", hidden_sizes=None,
+                 likelihood="auto", batch_size=16, max_epochs=2, learning_rate=1e-3,
+                 lr_schedule="linear_decay", warm_start=False, device="auto", random_state=None,
+                 verbose=0):
+        self.n_components = n_components
+        self.beta = beta
+        self.architecture = architecture
+        self.hidden_sizes = hidden_sizes
+        self.likelihood = likelihood
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_model(self, shape, likelihood):
+        d = self.n_components
+        encoder, decoder = self._networks(shape, 2 * d, d)
+        return Autoencoder(encoder, GaussianChannel(d), decoder, likelihood)
+
+    def _objective(self, X):
+        return Objective(BetaWeightedRate(self.beta))
+
+
+@parametrize_with_checks([PlainVAE(hidden_sizes=(8,), random_state=0)])
+def test_a_composed_estimator_meets_the_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return (load_digits().data[:120] / 16.0).astype(np.float32)
+
+
+def test_a_composed_estimator_equals_betavae(X):
+    params = dict(n_components=3, hidden_sizes=(16,), batch_size=40, max_epochs=2, beta=2.0,
+                  device="cpu", random_state=0)
+    mine, reference = PlainVAE(**params).fit(X), BetaVAE(**params).fit(X)
+    assert mine.history_["loss"] == reference.history_["loss"]
+    np.testing.assert_array_equal(mine.transform(X), reference.transform(X))
+    assert mine.score(X) == reference.score(X)
+
+
+class Recorder:
+    def __init__(self, stop_at=None):
+        self.records, self.steps, self.stop_at = [], [], stop_at
+
+    def on_epoch_end(self, record):
+        self.records.append(record)
+        return record.epoch == self.stop_at
+
+    def on_batch_end(self, step, total_steps):
+        self.steps.append((step, total_steps))
+
+
+def _model_and_data(X):
+    model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, device="cpu",
+                    random_state=0).fit(X).module_
+    return model, torch.tensor(X)
+
+
+def test_the_loop_reports_every_epoch_and_batch_and_stops_when_asked(X):
+    model, data = _model_and_data(X)
+    settings = TrainingSettings(n_epochs=4, batch_size=50, learning_rate=1e-3,
+                                schedule="constant", shuffle_seed=0, noise_seed=1,
+                                device=torch.device("cpu"), epochs_before=7)
+    recorder = Recorder(stop_at=9)
+    state = train(model, data, settings, callbacks=[recorder, object()])
+    assert [r.epoch for r in recorder.records] == [8, 9]  # continues the clock; stopped at 9
+    assert all(isinstance(r, EpochRecord) and np.isfinite(r.loss) for r in recorder.records)
+    assert recorder.steps == [(s, 12) for s in range(1, 7)]  # 3 batches per epoch, 2 epochs
+    assert set(state) == {"main"}
+
+
+def test_evaluation_takes_shared_or_per_row_noise_alike(X):
+    for model in (EchoAutoencoder(n_components=3, hidden_sizes=(16,), batch_size=40,
+                                  max_epochs=1, device="cpu", random_state=0).fit(X),
+                  BetaVAE(n_components=3, hidden_sizes=(16,), prior="vamp", n_pseudo_inputs=4,
+                          max_epochs=1, device="cpu", random_state=0).fit(X),
+                  IMAE(n_components=2, n_categories=3, hidden_sizes=(16,), max_epochs=1,
+                       device="cpu", random_state=0).fit(X)):
+        net, data = model.module_, torch.tensor(X)
+        shared = torch.as_tensor(model.eval_noise_)
+
+        class PerRow:
+            def draws(self, x):
+                return shared[:, None, :].expand(-1, len(x), -1)
+
+        cpu = torch.device("cpu")
+        rate, distortion = model.rate_distortion(X, per_sample=True)
+        for noise in (FixedNoise(shared), PerRow()):
+            r, d = evaluate(net, data, noise, cpu)
+            np.testing.assert_array_equal(r, rate)
+            np.testing.assert_array_equal(d, distortion)
+            # a one-row chunk (run as two copies of the row) gives the row's own numbers, up to
+            # the rounding of other batch sizes
+            r1, d1 = evaluate(net, data[5:6], noise, cpu)
+            np.testing.assert_allclose(r1, rate[5:6], rtol=1e-5)
+            np.testing.assert_allclose(d1, distortion[5:6], rtol=1e-5)
+
+
+def test_evaluate_rejects_an_unknown_bound(X):
+    model, data = _model_and_data(X)
+    with pytest.raises(ValueError, match="bound must be 'elbo' or 'iwae'"):
+        evaluate(model, data, FixedNoise(torch.zeros(1, 2)), torch.device("cpu"), bound="x")
