@@ -44,6 +44,7 @@ from .validation import (
     check_shared_params,
     check_structure,
     check_training_batch,
+    input_tags,
     resolve_device,
     validate_codes,
     validate_X,
@@ -111,14 +112,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.n_components
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        tags.input_tags.three_d_array = True
-        # Computation is float32 throughout (torch); codes are returned as float32.
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.target_tags.required = False
-        return tags
+        return input_tags(super().__sklearn_tags__())
 
     # ------------------------------------------------------------------ parameters and hooks
     def _check_params(self):
@@ -373,6 +367,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return rate, distortion
         return float(rate.mean()), float(distortion.mean())
 
+    def rate_per_dimension(self, X):
+        """Mean rate of each code dimension over X, nats: the first check for dead dimensions.
+
+        Echo: ``-mean log s_j(x)``, exact (at the floor: ``-log(clip_factor_)``). Gaussian
+        channels: the mean ``KL(q(z_j|x) || N(0, 1))``, the rate's share with the standard normal
+        prior and no flow (about 0 when collapsed); hybrid models: the continuous part.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, [C,] H, W)
+
+        Returns
+        -------
+        rate : ndarray of shape (n_components,), float64
+        """
+        params = self._checked_params(X)
+        with torch.no_grad():
+            return self.module_.channel.rate_per_dimension(params).double().mean(0).cpu().numpy()
+
     def score_samples(self, X):
         """Per-sample beta = 1 ELBO, ``-(rate + distortion)`` in nats.
 
@@ -404,14 +417,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
-        # Fitted state is stored on the CPU and moves back to the chosen device on use.
-        state = self.__dict__.copy()
-        module = state.get("module_")
-        if module is not None and next(module.parameters()).device.type != "cpu":
-            state["module_"] = copy.deepcopy(module).to("cpu")
-        if state.get("_optimizer_state") is not None:
-            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
-        return state
+        return _cpu_state(self.__dict__)  # moved back to the chosen device on use
 
 
 def _diverged_message(estimator, exc):
@@ -422,6 +428,17 @@ def _diverged_message(estimator, exc):
         f"too high (try 10x lower), unscaled inputs with likelihood='gaussian' (standardise X), "
         f"or extreme beta={estimator.beta}."
     )
+
+
+def _cpu_state(state):
+    """A copy of an estimator's ``__dict__`` with the fitted model and optimiser state on the CPU."""
+    state = state.copy()
+    module = state.get("module_")
+    if module is not None and next(module.parameters()).device.type != "cpu":
+        state["module_"] = copy.deepcopy(module).to("cpu")
+    if state.get("_optimizer_state") is not None:
+        state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+    return state
 
 
 def _to_cpu(obj):

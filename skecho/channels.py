@@ -23,6 +23,7 @@ from .noise import (
     echo_noise,
     echo_rate,
     gaussian_kl,
+    gaussian_kl_per_dimension,
     gaussian_sample,
     gumbel_softmax_sample,
     standard_gumbel,
@@ -33,7 +34,11 @@ __all__ = ["EchoChannel", "GaussianChannel", "HybridChannel"]
 
 
 class EchoChannel(nn.Module):
-    """Echo channel ``z = f(x) + S(x) * eps`` with ``f = tanh(a / 16)``, ``S = r * sigmoid(a')``.
+    """Echo channel ``z = f(x) + S(x) * eps`` with ``f = c tanh(a / 16)``, ``S = r * sigmoid(a')``.
+
+    ``eps`` is Echo noise (:func:`skecho.noise.echo_noise`) built from the other rows of the
+    batch in training and from a bank of training codes after training; the rate
+    ``-sum_j log s_j(x)`` is exact.
 
     Parameters
     ----------
@@ -46,7 +51,20 @@ class EchoChannel(nn.Module):
     replacement : bool, default=False
         Sample the echo terms with replacement.
     f_scale : float, default=16.0
-        ``f = tanh(a / f_scale)``: the Echo paper's main configuration uses 16.
+        The tanh's linear range: ``f = code_scale * tanh(a / f_scale)``; the Echo paper's main
+        configuration uses 16.
+    code_scale : float, default=16.0
+        Scale ``c`` of the code. The paper's ``f = tanh(a / 16)`` is ``code_scale=1``; with
+        ``code_scale=f_scale`` the code has slope 1 at ``a = 0``, as a Gaussian channel's mean.
+        ``f``, ``eps`` and ``z`` all scale with ``c``, so the model (up to the decoder's input
+        scale), its rate and ``r`` (a bound on the truncation error relative to ``max |f|``)
+        do not depend on it; only how fast Adam moves the code does.
+    center_noise : bool, default=True
+        Build the noise from the codes minus their mean (the batch's in training, the bank's
+        after it), so that ``eps`` has mean zero and ``S`` does not move the mean of ``z``. The
+        rate stays exact: with ``g = f - m`` for a constant ``m``, ``z - m`` is distributed as
+        the noise (Lemma 2.1 applied to ``g``), so ``H(Z)`` equals the noise's entropy. ``False``
+        is the paper's noise, built from ``f`` itself.
 
     Examples
     --------
@@ -58,28 +76,38 @@ class EchoChannel(nn.Module):
     tensor([1.8326, 1.8326, 1.8326, 1.8326])
     """
 
-    def __init__(self, n_latent, clip_factor, d_max, replacement=False, f_scale=16.0):
+    def __init__(self, n_latent, clip_factor, d_max, replacement=False, f_scale=16.0,
+                 code_scale=16.0, center_noise=True):
         super().__init__()
         self.n_latent = n_latent
         self.clip_factor = float(clip_factor)
         self.d_max = int(d_max)
         self.replacement = bool(replacement)
         self.f_scale = float(f_scale)
+        self.code_scale = float(code_scale)
+        self.center_noise = bool(center_noise)
 
     def params(self, h):
         """Split the head output into ``(f, log_s)``."""
         a, a_scale = h.chunk(2, dim=1)
-        return torch.tanh(a / self.f_scale), echo_log_scale(a_scale, self.clip_factor)
+        f = torch.tanh(a / self.f_scale)
+        if self.code_scale != 1.0:
+            f = self.code_scale * f
+        return f, echo_log_scale(a_scale, self.clip_factor)
 
     def code(self, params):
         """Deterministic code ``f(x)``."""
         return params[0]
 
+    def _noise_terms(self, f):
+        """The codes the noise is built from: ``f``, or ``f`` minus its mean (``center_noise``)."""
+        return f - f.mean(dim=0, keepdim=True) if self.center_noise else f
+
     def rsample(self, params, generator=None):
         """Noisy code with Echo noise built from the other rows of the batch."""
         f, log_s = params
-        eps = echo_noise(f, log_s=log_s, d_max=self.d_max, replacement=self.replacement,
-                         generator=generator)
+        eps = echo_noise(self._noise_terms(f), log_s=log_s, d_max=self.d_max,
+                         replacement=self.replacement, generator=generator)
         return f + torch.exp(log_s) * eps
 
     def with_noise(self, params, eps):
@@ -91,6 +119,10 @@ class EchoChannel(nn.Module):
         """Exact per-sample information ``-sum_j log s_j(x)`` (``z`` is not needed)."""
         return echo_rate(log_s=params[1])
 
+    def rate_per_dimension(self, params):
+        """Per-sample, per-dimension information ``-log s_j(x)``, ``(B, d)``; sums to the rate."""
+        return -params[1]
+
     # The code bank: after training, Echo noise is built from banked training codes.
     def set_bank(self, f, log_s):
         """Keep ``f(x)`` and ``log S(x)`` of training samples (``(n_bank, d)`` each), from which
@@ -98,10 +130,16 @@ class EchoChannel(nn.Module):
         self.register_buffer("bank_codes", f, persistent=False)
         self.register_buffer("bank_log_scales", log_s, persistent=False)
 
+    @property
+    def code_mean(self):
+        """The constant ``m`` subtracted from the banked codes (zeros without ``center_noise``)."""
+        f = self.bank_codes
+        return f.mean(dim=0) if self.center_noise else torch.zeros_like(f[0])
+
     def noise(self, n, generator):
         """``n`` Echo noise draws built from random sequences of banked training codes."""
         device = generator.device
-        f = self.bank_codes.to(device)
+        f = self._noise_terms(self.bank_codes.to(device))
         log_s = self.bank_log_scales.to(device)
         group = min(self.d_max + 1, len(f))
         draws, total = [], 0
@@ -114,8 +152,8 @@ class EchoChannel(nn.Module):
         return torch.cat(draws)[:n]
 
     def sample_prior(self, n, generator):
-        """Draws of the code marginal: by Lemma 2.1, the Echo noise distribution itself."""
-        return self.noise(n, generator)
+        """Draws of the code marginal: by Lemma 2.1, ``m`` plus the Echo noise."""
+        return self.code_mean.to(generator.device) + self.noise(n, generator)
 
 
 class GaussianChannel(nn.Module):
@@ -213,6 +251,15 @@ class GaussianChannel(nn.Module):
             return gaussian_kl(*params)
         return self.log_ratio(params, z)
 
+    def rate_per_dimension(self, params):
+        """Per-sample ``KL(q(z_j|x) || N(0, 1))`` of each dimension, ``(B, d)``.
+
+        With the standard normal prior and no flow these sum to the rate; with a learned marginal
+        or a flow the rate does not split over dimensions, and this is the usual diagnostic of
+        collapsed (inactive) dimensions instead.
+        """
+        return gaussian_kl_per_dimension(params[0], params[1])
+
     def noise(self, n, generator):
         """``(n, d)`` standard normal draws on the generator's device."""
         return torch.randn(n, self.n_latent, generator=generator, device=generator.device)
@@ -286,6 +333,13 @@ class HybridChannel(nn.Module):
         """Per-sample ``KL(q(y|x) || Uniform) + KL(q(z|x) || N(0, I))`` (``z`` is not needed)."""
         mean, log_var, logits = params
         return categorical_kl_uniform(logits) + gaussian_kl(mean, log_var)
+
+    def rate_per_dimension(self, params):
+        """Per-sample ``KL(q(z_j|x) || N(0, 1))`` of each continuous dimension, ``(B, d)``.
+
+        The categorical part, ``KL(q(y|x) || Uniform)``, is the rest of the rate.
+        """
+        return gaussian_kl_per_dimension(params[0], params[1])
 
     def noise(self, n, generator):
         """``(n, K + d)`` standard noise: Gumbel draws for ``y``, then normal draws for ``z``."""

@@ -3,7 +3,7 @@
 An encoder maps inputs of shape ``input_shape`` to a flat feature vector of ``out_features`` (the
 channel's head sits on top of it); a decoder maps a code of ``n_latent`` dimensions to the
 likelihood's parameters, shaped like the input. :func:`build_networks` picks them from the input
-shape and the ``architecture`` option.
+shape and the ``architecture`` option and initialises their weights (:func:`initialize_weights`).
 """
 
 import math
@@ -20,14 +20,18 @@ __all__ = [
     "ConvDecoder28",
     "ConvEncoder64",
     "ConvDecoder64",
+    "WEIGHT_INITS",
     "build_networks",
     "count_parameters",
+    "initialize_weights",
     "imae_mlp_config",
     "resolve_architecture",
     "with_head",
 ]
 
 ARCHITECTURES = ("auto", "mlp", "conv")
+#: ``"glorot_uniform"``: Keras's defaults, as in the Echo paper's code; ``"torch"``: PyTorch's.
+WEIGHT_INITS = ("glorot_uniform", "torch")
 DEFAULT_HIDDEN_SIZES = (256, 256)
 CONV_IMAGE_SIZES = (28, 64)
 
@@ -308,7 +312,51 @@ def resolve_architecture(architecture, input_shape):
     return "mlp"
 
 
-def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", hidden_sizes=None):
+def initialize_weights(module, init="glorot_uniform"):
+    """Initialise the weights of every linear and (transposed) convolution layer of ``module``.
+
+    ``"glorot_uniform"``: Keras's default initialisation, which the Echo paper's TensorFlow/Keras
+    code (brekelma/echo) uses for every layer of Echo and of the Gaussian baselines: weights
+    uniform in ``+-sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010), biases zero.
+    ``"torch"``: leave PyTorch's default initialisation (Kaiming-uniform weights with
+    ``a = sqrt(5)`` and uniform biases) as the layers were built. Draws come from torch's global
+    generator, which the estimators seed privately.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    init : {"glorot_uniform", "torch"}, default="glorot_uniform"
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The same module, initialised in place.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from skecho.networks import initialize_weights
+    >>> layer = initialize_weights(nn.Linear(4, 2))
+    >>> bool(layer.bias.eq(0).all()), bool(layer.weight.abs().max() <= (6 / 6) ** 0.5)
+    (True, True)
+    """
+    if init not in WEIGHT_INITS:
+        raise ValueError(
+            f"Unknown weight initialisation {init!r}; choose one of "
+            f"{', '.join(map(repr, WEIGHT_INITS))}."
+        )
+    if init == "glorot_uniform":
+        for layer in module.modules():
+            if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.xavier_uniform_(layer.weight)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+    return module
+
+
+def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", hidden_sizes=None,
+                   init="glorot_uniform"):
     """Build an encoder (with a linear head of ``encoder_out`` units) and a decoder for the input.
 
     Parameters
@@ -323,6 +371,8 @@ def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", h
         ``"auto"``: the papers' conv nets for 28x28 and 64x64 images, an MLP otherwise.
     hidden_sizes : sequence of int, optional
         MLP hidden widths; default ``(256, 256)``. Ignored by the conv nets.
+    init : {"glorot_uniform", "torch"}, default="glorot_uniform"
+        Weight initialisation of both networks (:func:`initialize_weights`).
 
     Returns
     -------
@@ -347,7 +397,8 @@ def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", h
         body, decoder = ConvEncoder28(input_shape[0]), ConvDecoder28(n_latent, input_shape[0])
     else:
         body, decoder = ConvEncoder64(input_shape[0]), ConvDecoder64(n_latent, input_shape[0])
-    return with_head(body, encoder_out), decoder
+    encoder = with_head(body, encoder_out)
+    return initialize_weights(encoder, init), initialize_weights(decoder, init)
 
 
 def with_head(body, head_width):

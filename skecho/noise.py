@@ -21,6 +21,7 @@ __all__ = [
     "echo_rate",
     "gaussian_sample",
     "gaussian_kl",
+    "gaussian_kl_per_dimension",
     "gaussian_log_density",
     "standard_gumbel",
     "gumbel_softmax_sample",
@@ -274,7 +275,34 @@ def gaussian_kl(mean, log_var):
     >>> gaussian_kl(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2))
     tensor([0.5000])
     """
-    return 0.5 * (mean.pow(2) + torch.exp(log_var) - log_var - 1.0).sum(dim=1)
+    return 0.5 * _twice_kl_terms(mean, log_var).sum(dim=1)
+
+
+def _twice_kl_terms(mean, log_var):
+    return mean.pow(2) + torch.exp(log_var) - log_var - 1.0
+
+
+def gaussian_kl_per_dimension(mean, log_var):
+    """``KL(N(mean_j, exp(log_var_j)) || N(0, 1))`` for each sample and dimension.
+
+    Parameters
+    ----------
+    mean, log_var : torch.Tensor of shape (B, d)
+
+    Returns
+    -------
+    kl : torch.Tensor of shape (B, d)
+        ``0.5 * (mean_j**2 + exp(log_var_j) - log_var_j - 1)``, nats; sums over ``j`` to
+        :func:`gaussian_kl`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import gaussian_kl_per_dimension
+    >>> gaussian_kl_per_dimension(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2))
+    tensor([[0.5000, 0.0000]])
+    """
+    return 0.5 * _twice_kl_terms(mean, log_var)
 
 
 def gaussian_log_density(z, mean, log_var):

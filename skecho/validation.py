@@ -25,6 +25,7 @@ __all__ = [
     "check_sizes",
     "check_structure",
     "check_training_batch",
+    "input_tags",
     "resolve_device",
     "validate_X",
     "validate_codes",
@@ -172,6 +173,24 @@ def resolve_device(device):
             f"use device='auto' or device='cpu'."
         )
     return resolved
+
+
+def input_tags(tags):
+    """The estimators' scikit-learn tags: what :func:`validate_X` accepts, and float32 codes.
+
+    Examples
+    --------
+    >>> from skecho import BetaVAE
+    >>> BetaVAE().__sklearn_tags__().input_tags.three_d_array
+    True
+    """
+    tags.input_tags.allow_nan = False
+    tags.input_tags.sparse = False
+    tags.input_tags.three_d_array = True
+    # Computation is float32 throughout (torch); codes are returned as float32.
+    tags.transformer_tags.preserves_dtype = ["float32"]
+    tags.target_tags.required = False
+    return tags
 
 
 def validate_X(estimator, X, *, reset):

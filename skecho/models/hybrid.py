@@ -153,7 +153,7 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
     def _networks(self, shape, head_width, decoder_in):
         if self.architecture == "conv":  # raises, naming the fix, for shapes it cannot take
-            return build_networks(shape, decoder_in, head_width, architecture="conv")
+            return build_networks(shape, decoder_in, head_width, architecture="conv", init="torch")
         # "auto" and "mlp" both mean the paper's MLP (the paper uses no conv nets).
         if self.hidden_sizes is None:
             encoder_sizes, paper_bn, decoder_sizes = imae_mlp_config(shape)
