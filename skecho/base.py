@@ -19,12 +19,11 @@ from sklearn.utils.validation import check_is_fitted
 from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importable from here)
     EVAL_BATCH_SIZE,
     N_EVAL_NOISE,
-    FixedNoise,
+    RowNoise,
     codes,
     decode,
     encode,
     evaluate,
-    evaluation_noise,
 )
 from .likelihoods import get_likelihood
 from .networks import build_networks, resolve_architecture
@@ -48,6 +47,7 @@ from .validation import (
     resolve_device,
     validate_codes,
     validate_X,
+    warn_likelihood_choice,
 )
 
 __all__ = [
@@ -146,10 +146,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         shape = self.input_shape_
         return torch.tensor(X).reshape(len(X), *((1, *shape) if len(shape) == 2 else shape))
 
-    def _data(self, X):
-        """Validate X against the fitted estimator: a CPU tensor for the model."""
+    def _data(self, X, *, likelihood=False):
+        """X checked as ``fit`` checks it (``likelihood``: its range too): a CPU tensor."""
         check_is_fitted(self, "module_")
-        return self._as_tensor(validate_X(self, X, reset=False))
+        X = validate_X(self, X, reset=False)
+        if likelihood:
+            self.module_.likelihood.validate(X)
+        return self._as_tensor(X)
 
     def _device(self):
         return resolve_device(self.device)
@@ -165,19 +168,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if next(self.module_.parameters()).device != device:
             self.module_.to(device)
         return self.module_
-
-    def _initialize(self, X, init_seed):
-        """Build the model object for data X (first fit) and reset the fitted state."""
-        self.likelihood_ = get_likelihood(self.likelihood, X).name
-        shape = tuple(self._as_tensor(X[:1]).shape[1:])
-        self.architecture_ = resolve_architecture(self.architecture, shape)
-        self.batch_size_ = min(self.batch_size, len(X))
-        with seeded(init_seed):  # the same initial weights on every device
-            self.module_ = self._build_model(shape, get_likelihood(self.likelihood_))
-        self._built_structure = self._structure()
-        self._optimizer_state = None
-        self.n_iter_ = 0
-        self.history_ = {"loss": [], "rate": [], "distortion": [], "time": []}
 
     # ------------------------------------------------------------------ training
     def fit(self, X, y=None):
@@ -228,7 +218,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             check_structure(self, getattr(self, "_built_structure", None), self._structure())
             self.module_.likelihood.validate(X)
         else:
-            self._initialize(X, seeds[0])
+            _initialize(self, X, seeds[0])
         device = self._device()
         self.device_ = str(device)
         model = self._ready_module()
@@ -236,16 +226,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         batch_size = check_training_batch(self, len(X))
         self._check_batch_size(batch_size)
         settings = TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
-                                    seeds[2], device, self._drop_last, self.n_iter_)
+                                    seeds[2], device,
+                                    self._drop_last or model.objective.needs_full_batches,
+                                    self.n_iter_)
         callbacks = [_History(self)] + ([EpochPrinter(type(self).__name__)] if self.verbose else [])
         try:
             self._optimizer_state = train(model, self._as_tensor(X), settings,
                                           optimizer_state=self._optimizer_state,
                                           callbacks=callbacks)
         except TrainingDivergedError as exc:
-            self._optimizer_state = exc.optimizer_state
-            self._finish_training(X, seeds[2], device)
-            raise TrainingDivergedError(_diverged_message(self, exc)) from None
+            _stopped_early(self, exc, X, seeds[2], device)  # keeps what trained, re-raises
         self._finish_training(X, seeds[2], device)
         return self
 
@@ -253,7 +243,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Derive the evaluation state from the training data: fitted state, evaluation noise."""
         self.module_.eval()
         self._after_fit(X, make_generator(noise_seed ^ 0x5EED, device))
-        self.eval_noise_ = evaluation_noise(self.module_, noise_seed ^ 0xE7A1, device).cpu().numpy()
+        self.eval_seed_ = noise_seed ^ 0xE7A1
 
     # ------------------------------------------------------------------ evaluation
     def _encode_params(self, X):
@@ -264,21 +254,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Validate X against the fitted estimator and return its channel parameters."""
         return encode(self._ready_module(), self._data(X), self._device())
 
-    def _evaluation_noise(self):
-        """The noise source of ``rate_distortion``, ``score_samples`` and ``score``."""
-        return FixedNoise(torch.as_tensor(self.eval_noise_, device=self._device()))
-
-    def _draw_noise(self, n, generator):
-        """``(n, width)`` standard noise of the channel."""
-        return self._ready_module().noise(n, generator)
+    def _evaluation_noise(self, random_state=None):
+        """The per-row noise of ``rate_distortion``, ``score_samples`` and ``score``."""
+        seed = self.eval_seed_ if random_state is None else seed_sequence(random_state, 0)[2]
+        return RowNoise(self._ready_module().channel, seed)
 
     def _sample_latent(self, n, generator):
         """``(n, decoder width)`` draws of the model's marginal ``p(z)``."""
         return self._ready_module().sample_prior(n, generator)
 
     def _prior_draws(self, n_samples, random_state):
-        check_is_fitted(self, "module_")
-        n = check_count(n_samples, "n_samples")
+        n = check_count(n_samples, "n_samples")  # _sample_latent checks the estimator is fitted
         return self._sample_latent(n, self._generator(random_state))
 
     def _decode_mean(self, latents):
@@ -312,7 +298,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Z : ndarray of shape (n_samples, n_components), float32
         """
         params = self._checked_params(X)
-        noise = self._draw_noise(len(params[0]), self._generator(random_state))
+        noise = self.module_.noise(len(params[0]), self._generator(random_state))
         with torch.no_grad():
             return self.module_.channel.with_noise(params, noise).cpu().numpy()
 
@@ -344,25 +330,26 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return self._decode_mean(self._prior_draws(n_samples, random_state))
 
-    def rate_distortion(self, X, *, per_sample=False):
-        """Rate and distortion of X in nats (beta-independent).
+    def rate_distortion(self, X, *, per_sample=False, random_state=None):
+        """Rate and distortion of X in nats (beta-independent), averaged over noise draws.
 
-        The distortion ``-log p(x|z)`` is averaged over a fixed set of noise draws stored at fit
-        time (``eval_noise_``), so results are deterministic and do not depend on batch
-        composition or sample order.
+        Each row gets its own 8 noise draws, a function of the row's values and ``eval_seed_``:
+        no dependence on batch, order or subset, and means converge as X grows.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, [C,] H, W)
         per_sample : bool, default=False
             Return per-sample arrays instead of means.
+        random_state : int, RandomState instance or None, default=None
+            Seed of other draws (to measure the Monte-Carlo error); ``None`` is ``eval_seed_``.
 
         Returns
         -------
         rate, distortion : float or ndarray of shape (n_samples,)
         """
-        rate, distortion = evaluate(self._ready_module(), self._data(X), self._evaluation_noise(),
-                                    self._device())
+        rate, distortion = evaluate(self._ready_module(), self._data(X, likelihood=True),
+                                    self._evaluation_noise(random_state), self._device())
         if per_sample:
             return rate, distortion
         return float(rate.mean()), float(distortion.mean())
@@ -418,6 +405,29 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
         return _cpu_state(self.__dict__)  # moved back to the chosen device on use
+
+
+def _initialize(estimator, X, init_seed):
+    """Build the model object for data X (first fit) and reset the fitted state."""
+    estimator.likelihood_ = get_likelihood(estimator.likelihood, X).name
+    warn_likelihood_choice(estimator, X)
+    shape = tuple(estimator._as_tensor(X[:1]).shape[1:])
+    estimator.architecture_ = resolve_architecture(estimator.architecture, shape)
+    estimator.batch_size_ = min(estimator.batch_size, len(X))
+    with seeded(init_seed):  # the same initial weights on every device
+        estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
+    estimator._built_structure = estimator._structure()
+    estimator._optimizer_state = None
+    estimator.n_iter_ = 0
+    estimator.history_ = {"loss": [], "rate": [], "distortion": [], "time": []}
+
+
+def _stopped_early(estimator, exc, X, noise_seed, device):
+    """Training diverged: keep the last finite epoch (already restored), derive the evaluation
+    state from it so that every method works, and re-raise with the likely causes."""
+    estimator._optimizer_state = exc.optimizer_state
+    estimator._finish_training(X, noise_seed, device)
+    raise TrainingDivergedError(_diverged_message(estimator, exc)) from None
 
 
 def _diverged_message(estimator, exc):

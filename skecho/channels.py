@@ -9,6 +9,8 @@ offers one interface to the training loop and the estimators:
 - ``with_noise(params, eps)``: the noisy code for given standard noise ``eps`` (evaluation);
 - ``rate(params, z)``: per-sample rate in nats, ``(B,)``;
 - ``noise(n, generator)``: ``(n, width)`` draws of the standard noise ``with_noise`` takes;
+- ``n_uniform`` and ``noise_from_uniform(u)``: the same noise from ``n_uniform`` given uniforms
+  per draw (the counter-based evaluation noise of :mod:`skecho.evaluation`);
 - ``sample_prior(n, generator)``: ``(n, decoder width)`` draws of the marginal of the code.
 
 The math lives in :mod:`skecho.noise`; these modules only wire it up.
@@ -22,6 +24,7 @@ from .noise import (
     echo_log_scale,
     echo_noise,
     echo_rate,
+    echo_sum,
     gaussian_kl,
     gaussian_kl_per_dimension,
     gaussian_sample,
@@ -155,6 +158,28 @@ class EchoChannel(nn.Module):
         """Draws of the code marginal: by Lemma 2.1, ``m`` plus the Echo noise."""
         return self.code_mean.to(generator.device) + self.noise(n, generator)
 
+    @property
+    def n_uniform(self):
+        """Uniforms per noise draw taken by :meth:`noise_from_uniform`: one per echo term."""
+        return self.d_max
+
+    def noise_from_uniform(self, u):
+        """Echo noise ``(..., d)`` for uniforms ``u`` of shape ``(..., d_max)``.
+
+        Uniform ``k`` picks the banked code of term ``k`` (``floor(u * n_bank)``): the terms are
+        iid draws from the empirical distribution of the bank, as the ``x(l)`` of the paper's
+        eq. 3 are iid draws from the data distribution.
+        """
+        f = self._noise_terms(self.bank_codes.to(u.device))
+        log_s = self.bank_log_scales.to(u.device)
+        order = (u * len(f)).long().clamp_(max=len(f) - 1)
+        lead = order.shape[:-1]
+        order = order.reshape(-1, *order.shape[-2:]) if order.dim() > 2 else order[None]
+        # one (B, d_max, d) sum at a time: the terms of every draw at once would take
+        # n_draws times the memory
+        eps = torch.stack([echo_sum(f, log_s, rows) for rows in order])
+        return eps.reshape(*lead, f.shape[1])
+
 
 class GaussianChannel(nn.Module):
     """Gaussian channel ``z = F(mu(x) + sigma(x) * eps)``, ``eps ~ N(0, I)``, rate ``KL(q || p)``.
@@ -264,6 +289,15 @@ class GaussianChannel(nn.Module):
         """``(n, d)`` standard normal draws on the generator's device."""
         return torch.randn(n, self.n_latent, generator=generator, device=generator.device)
 
+    @property
+    def n_uniform(self):
+        """Uniforms per noise draw taken by :meth:`noise_from_uniform`."""
+        return self.n_latent
+
+    def noise_from_uniform(self, u):
+        """Standard normal noise ``(..., d)`` for uniforms ``(..., d)`` (inverse normal CDF)."""
+        return torch.special.ndtri(u).float()
+
     def sample_prior(self, n, generator):
         """``(n, d)`` draws of the marginal of ``z`` (a Vamp draw goes through the flow)."""
         z = self.prior.sample(n, generator, self._encode)
@@ -346,6 +380,18 @@ class HybridChannel(nn.Module):
         gumbel = standard_gumbel((n, self.n_categories), generator=generator)
         normal = torch.randn(n, self.n_latent, generator=generator, device=generator.device)
         return torch.cat([gumbel, normal], dim=1)
+
+    @property
+    def n_uniform(self):
+        """Uniforms per noise draw taken by :meth:`noise_from_uniform`."""
+        return self.n_categories + self.n_latent
+
+    def noise_from_uniform(self, u):
+        """``(..., K + d)`` standard noise for uniforms of the same shape: Gumbel
+        ``-log(-log u)`` for ``y``, the inverse normal CDF for ``z``."""
+        k = self.n_categories
+        gumbel = -torch.log(-torch.log(u[..., :k]))
+        return torch.cat([gumbel, torch.special.ndtri(u[..., k:])], dim=-1).float()
 
     def sample_prior(self, n, generator):
         """``[one_hot(y), z]`` with ``y ~ Uniform(K)`` and ``z ~ N(0, I)``, ``(n, K + d)``."""

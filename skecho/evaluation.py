@@ -8,54 +8,61 @@ ELBO, the Monte-Carlo rates of learned priors and flows, the hybrid models' cate
 the importance-weighted bound) goes through the ONE function :func:`evaluate`, which takes the
 noise from a *noise source*:
 
-- :class:`FixedNoise`: the same ``(n_draws, width)`` draws for every row (an estimator's
-  ``eval_noise_``, drawn once at fit time by :func:`evaluation_noise`);
-- :class:`DrawnNoise`: ``n_draws`` fresh draws per row from a generator, ``(n_draws, n, width)``.
+- :class:`RowNoise`: an estimator's evaluation noise. Each row gets its own
+  :data:`N_EVAL_NOISE` draws, a deterministic function of the row's bytes and a seed
+  (:func:`skecho.seeding.row_uniforms` through the channel's ``noise_from_uniform``): the same
+  row gets the same noise in any batch, chunk, order or subset, and different rows get
+  independent noise, so the mean over a test set converges as the test set grows;
+- :class:`DrawnNoise`: ``n_draws`` fresh draws per row from a generator, ``(n_draws, n, width)``;
+- :class:`FixedNoise`: the same ``(n_draws, width)`` draws for every row.
 
-A noise source is any object with ``draws(x) -> noise`` for a chunk ``x`` of real rows, giving
-``(n_draws, width)`` (shared by the rows) or ``(n_draws, len(x), width)`` (one per row).
+A noise source is any object with ``draws(rows, device) -> noise`` for a chunk ``rows`` of real
+rows (a CPU tensor), giving ``(n_draws, width)`` (shared by the rows) or
+``(n_draws, len(rows), width)`` (one per row) on ``device``.
 """
 
 import math
 
 import torch
 
-from .seeding import make_generator
+from .seeding import row_uniforms
 
 __all__ = [
     "EVAL_BATCH_SIZE",
     "N_EVAL_NOISE",
     "DrawnNoise",
     "FixedNoise",
+    "RowNoise",
     "codes",
     "decode",
     "encode",
     "evaluate",
-    "evaluation_noise",
 ]
 
 #: Rows per forward pass at evaluation time (transform, score, ...).
 EVAL_BATCH_SIZE = 1024
-#: Number of fixed noise draws averaged by ``score_samples`` and ``rate_distortion``.
+#: Noise draws per row averaged by ``score_samples``, ``score`` and ``rate_distortion``.
 N_EVAL_NOISE = 8
 
 
 def _chunks(data, device):
-    """Evaluation chunks of ``data`` on ``device``, each with its number of real rows.
+    """Evaluation chunks of ``data``: ``(x, rows, n)``, ``x`` on ``device``, ``rows`` the chunk's
+    real rows on the CPU and ``n`` their number.
 
     Callers keep the first ``n`` rows of each result (see the module docstring).
     """
     for start in range(0, len(data), EVAL_BATCH_SIZE):
-        x = data[start:start + EVAL_BATCH_SIZE].to(device)
+        rows = data[start:start + EVAL_BATCH_SIZE]
+        x = rows.to(device)
         n = len(x)
-        yield (x.repeat(2, *([1] * (x.dim() - 1))) if n == 1 else x), n
+        yield (x.repeat(2, *([1] * (x.dim() - 1))) if n == 1 else x), rows, n
 
 
 def encode(model, data, device):
     """The channel parameters of every row (a tuple of ``(n, ...)`` tensors on ``device``)."""
     chunks = []
     with torch.no_grad():
-        for x, n in _chunks(data, device):
+        for x, _, n in _chunks(data, device):
             chunks.append(tuple(p[:n] for p in model.encode(x)))
     return tuple(torch.cat(parts) for parts in zip(*chunks))
 
@@ -64,19 +71,56 @@ def codes(model, data, device):
     """Deterministic codes (the channel's noiseless code) of every row, on the CPU."""
     with torch.no_grad():
         return torch.cat([model.channel.code(model.encode(x))[:n].cpu()
-                          for x, n in _chunks(data, device)])
+                          for x, _, n in _chunks(data, device)])
 
 
 def decode(model, latents, device):
     """The decoder mean of every row of ``latents`` (decoder inputs), on the CPU."""
     with torch.no_grad():
         return torch.cat([model.likelihood.mean(model.decoder(z))[:n].cpu()
-                          for z, n in _chunks(latents, device)])
+                          for z, _, n in _chunks(latents, device)])
 
 
-def evaluation_noise(model, seed, device):
-    """The :data:`N_EVAL_NOISE` fixed standard noise draws of a fitted model, ``(8, width)``."""
-    return model.noise(N_EVAL_NOISE, make_generator(seed, device))
+class RowNoise:
+    """Per-row evaluation noise: row ``i``'s draws are a function of (its bytes, ``seed``) only.
+
+    ``draws(rows, device)`` hashes each row with ``seed`` into ``n_draws * channel.n_uniform``
+    uniforms (:func:`skecho.seeding.row_uniforms`, on the CPU) and turns them into the channel's
+    standard noise (``channel.noise_from_uniform``), ``(n_draws, len(rows), width)`` on
+    ``device``.
+
+    Parameters
+    ----------
+    channel : channel module
+        With ``n_uniform`` and ``noise_from_uniform`` (every channel of :mod:`skecho.channels`).
+    seed : int
+        E.g. an estimator's ``eval_seed_``.
+    n_draws : int, default=N_EVAL_NOISE
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.channels import GaussianChannel
+    >>> from skecho.evaluation import RowNoise
+    >>> noise = RowNoise(GaussianChannel(3), seed=0)
+    >>> rows = torch.rand(5, 2)
+    >>> eps = noise.draws(rows, "cpu")
+    >>> eps.shape
+    torch.Size([8, 5, 3])
+    >>> torch.equal(noise.draws(rows[[4, 1]], "cpu"), eps[:, [4, 1]])
+    True
+    """
+
+    def __init__(self, channel, seed, n_draws=N_EVAL_NOISE):
+        self.channel = channel
+        self.seed = int(seed)
+        self.n_draws = int(n_draws)
+
+    def draws(self, rows, device):
+        width = self.channel.n_uniform
+        u = row_uniforms(rows.cpu().numpy(), self.seed, self.n_draws * width)
+        u = torch.from_numpy(u).to(device).reshape(len(rows), self.n_draws, width)
+        return self.channel.noise_from_uniform(u.transpose(0, 1))
 
 
 class FixedNoise:
@@ -86,15 +130,15 @@ class FixedNoise:
     --------
     >>> import torch
     >>> from skecho.evaluation import FixedNoise
-    >>> FixedNoise(torch.zeros(8, 3)).draws(torch.ones(5, 2)).shape
+    >>> FixedNoise(torch.zeros(8, 3)).draws(torch.ones(5, 2), "cpu").shape
     torch.Size([8, 3])
     """
 
     def __init__(self, noise):
         self.noise = noise
 
-    def draws(self, x):
-        return self.noise
+    def draws(self, rows, device):
+        return self.noise.to(device)
 
 
 class DrawnNoise:
@@ -106,7 +150,7 @@ class DrawnNoise:
     >>> from skecho.evaluation import DrawnNoise
     >>> def normal(n, generator):
     ...     return torch.randn(n, 3, generator=generator)
-    >>> DrawnNoise(normal, 4, torch.Generator()).draws(torch.ones(5, 2)).shape
+    >>> DrawnNoise(normal, 4, torch.Generator()).draws(torch.ones(5, 2), "cpu").shape
     torch.Size([4, 5, 3])
     """
 
@@ -115,8 +159,9 @@ class DrawnNoise:
         self.n_draws = n_draws
         self.generator = generator
 
-    def draws(self, x):
-        return torch.stack([self.draw(len(x), self.generator) for _ in range(self.n_draws)])
+    def draws(self, rows, device):
+        return torch.stack([self.draw(len(rows), self.generator)
+                            for _ in range(self.n_draws)]).to(device)
 
 
 def evaluate(model, data, noise, device, *, bound="elbo"):
@@ -129,8 +174,9 @@ def evaluate(model, data, noise, device, *, bound="elbo"):
     data : torch.Tensor of shape (n_samples, ...)
         Rows as the networks see them.
     noise : noise source
-        ``noise.draws(x)``: standard noise of the channel for a chunk ``x`` of real rows,
-        ``(n_draws, width)`` shared by its rows or ``(n_draws, len(x), width)`` one per row.
+        ``noise.draws(rows, device)``: standard noise of the channel for a chunk ``rows`` of
+        real rows, ``(n_draws, width)`` shared by its rows or ``(n_draws, len(rows), width)`` one
+        per row.
     device : torch.device
     bound : {"elbo", "iwae"}, default="elbo"
         ``"elbo"``: per-sample rate and distortion, each averaged over the draws
@@ -148,8 +194,8 @@ def evaluate(model, data, noise, device, *, bound="elbo"):
         raise ValueError(f"bound must be 'elbo' or 'iwae', got {bound!r}.")
     results = []
     with torch.no_grad():
-        for x, n in _chunks(data, device):
-            eps = noise.draws(x[:n])
+        for x, rows, n in _chunks(data, device):
+            eps = noise.draws(rows, device)
             if eps.dim() == 3 and len(x) != n:  # per-row noise of a doubled one-row chunk
                 eps = eps.expand(-1, len(x), -1)
             if bound == "elbo":

@@ -19,6 +19,7 @@ __all__ = [
     "echo_log_scale",
     "echo_noise",
     "echo_rate",
+    "echo_sum",
     "gaussian_sample",
     "gaussian_kl",
     "gaussian_kl_per_dimension",
@@ -176,6 +177,37 @@ def echo_noise(f, s=None, *, log_s=None, d_max=None, replacement=False, generato
     if n_terms < 1:
         raise ValueError(f"d_max must be >= 1, got {d_max!r}.")
     order = _other_rows_order(n_rows, n_terms, replacement, generator, f.device)  # (B, K)
+    return echo_sum(f, log_s, order)
+
+
+def echo_sum(f, log_s, order):
+    """The Echo sum over given sequences of rows: ``sum_k prod_{l<k} S(x(l)) f(x(k))``.
+
+    Row ``i`` of the result sums over the rows listed in ``order[i]``, in that order; the weight
+    of term ``k`` is the product of the scales of the earlier terms only (an exclusive
+    cumulative sum of ``log S``, exponentiated). :func:`echo_noise` draws ``order`` from the
+    other rows of a batch; an evaluation can draw it from a bank of codes.
+
+    Parameters
+    ----------
+    f, log_s : torch.Tensor of shape (N, d)
+        Codes and log-scales of the rows the terms come from.
+    order : torch.Tensor of int64, shape (B, K)
+        Row indices into ``f`` / ``log_s``, one sequence of ``K`` terms per output row.
+
+    Returns
+    -------
+    eps : torch.Tensor of shape (B, d)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.noise import echo_sum
+    >>> f = torch.tensor([[1.0], [2.0], [4.0]])
+    >>> echo_sum(f, torch.full((3, 1), 0.5).log(), torch.tensor([[2, 1]]))  # 4 + 0.5 * 2
+    tensor([[5.]])
+    """
+    n_rows, n_terms = order.shape
     # index_select, not f[order]: its backward (index_add_) accumulates in a fixed order on
     # the CPU, whereas advanced indexing's multi-threaded backward does not, which made seeded
     # fits differ in the last bits from run to run.

@@ -4,7 +4,10 @@ An :class:`Objective` is ``tradeoff(rate, distortion) + sum of penalties`` (batc
 sums over pixels and latent dimensions). The trade-off is :class:`BetaWeightedRate`
 (``distortion + beta * rate``, optionally warmed up), :class:`TargetRate`
 (``distortion + |target - rate|``) or None (the distortion alone: the model's own terms replace
-the rate). A penalty is called as ``term(model, x, params, z, ctx)`` and returns a scalar:
+the rate). A penalty is called as ``term(model, x, params, z, ctx)`` and returns a scalar; one that
+estimates something from the batch as a whole (a minibatch estimator) sets ``batch_estimator``,
+and then the training loop drops the last partial batch of every epoch (:attr:`Objective.
+needs_full_batches`), as it does for Echo noise:
 
 - :class:`TotalCorrelationPenalty`: FactorVAE's discriminator estimate of TC(z); it also updates
   the discriminator after every step (``update``, with its own optimiser);
@@ -59,6 +62,13 @@ class Objective:
     def __init__(self, tradeoff=None, penalties=()):
         self.tradeoff = tradeoff
         self.penalties = list(penalties)
+
+    @property
+    def needs_full_batches(self):
+        """Whether a term estimates from the whole batch (TC, MMD, minibatch-weighted marginals,
+        ``I(x; y)``): such estimates are biased or degenerate on a small last batch (one row makes
+        ``I(x; y) = 0``), so training drops the last partial batch of each epoch."""
+        return any(getattr(term, "batch_estimator", False) for term in self.penalties)
 
     def __call__(self, model, x, params, z, rate, distortion, ctx):
         loss = distortion if self.tradeoff is None else self.tradeoff(rate, distortion, ctx)
@@ -142,6 +152,8 @@ class TotalCorrelationPenalty:
     ``weight`` times its estimate ``mean(logit_0 - logit_1)`` over the whole batch.
     """
 
+    batch_estimator = True
+
     def __init__(self, weight, name="tc_discriminator"):
         self.weight = weight
         self.name = name
@@ -166,6 +178,8 @@ class MMDPenalty:
     The draws are a fixed target: no gradient flows into the marginal through them (a MAF draw
     inverts the flow, d sequential passes per step).
     """
+
+    batch_estimator = True
 
     def __init__(self, weight):
         self.weight = weight
@@ -221,6 +235,8 @@ class IMAETerms(_HybridTerms):
     marginals of ``z`` by minibatch-weighted sampling with offset ``log(B N)``.
     """
 
+    batch_estimator = True
+
     def __init__(self, beta, gamma, marginal_weight):
         self.beta = beta
         self.gamma = gamma
@@ -240,6 +256,8 @@ class MarginalKLTerms(_HybridTerms):
 
     ``KL(q(y) || U)`` exact on the batch, ``KL(q(z) || N(0, I))`` by minibatch-weighted sampling.
     """
+
+    batch_estimator = True
 
     def __init__(self, beta):
         self.beta = beta

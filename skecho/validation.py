@@ -8,6 +8,7 @@ built from other parameter values.
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ __all__ = [
     "resolve_device",
     "validate_X",
     "validate_codes",
+    "warn_likelihood_choice",
 ]
 
 
@@ -248,6 +250,13 @@ def check_training_batch(estimator, n_samples):
             f"{type(estimator).__name__} trains on batches of at least "
             f"{estimator._min_batch_size} samples, but X has only {n_samples}; pass more samples."
         )
+    if batch_size < estimator.batch_size:
+        warnings.warn(
+            f"{type(estimator).__name__}: batch_size={estimator.batch_size} is larger than the "
+            f"{n_samples} training samples, so training uses batches of {batch_size}; pass "
+            f"batch_size <= n_samples (or more samples) to choose the batch size yourself.",
+            UserWarning, stacklevel=4,
+        )
     return batch_size
 
 
@@ -267,4 +276,49 @@ def check_structure(estimator, built, current):
             f"{type(estimator).__name__}: cannot resume training after changing parameters the "
             f"networks were built from ({what}); set warm_start=False (or clone the "
             f"estimator) to build new networks, or restore the old values."
+        )
+
+
+#: The unit-variance Gaussian likelihood is warned about for data whose spread is outside this.
+GAUSSIAN_DATA_STD_RANGE = (0.1, 10.0)
+
+
+def warn_likelihood_choice(estimator, X):
+    """Warn when the likelihood (chosen by ``likelihood="auto"``, or unit-variance Gaussian on
+    data of another scale) changes what the distortion measures without the user asking.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skecho import BetaVAE
+    >>> from skecho.validation import warn_likelihood_choice
+    >>> model = BetaVAE(likelihood="auto")
+    >>> model.likelihood_ = "gaussian"
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_likelihood_choice(model, np.arange(20.0).reshape(10, 2))
+    >>> [str(w.message).split(":")[1].strip()[:40] for w in caught]
+    ['likelihood="auto" chose a unit-variance']
+    """
+    name = type(estimator).__name__
+    lo, hi = float(np.min(X)), float(np.max(X))
+    if estimator.likelihood == "auto" and estimator.likelihood_ == "gaussian":
+        warnings.warn(
+            f"{name}: likelihood=\"auto\" chose a unit-variance Gaussian because X ranges over "
+            f"[{lo:.4g}, {hi:.4g}], outside [0, 1]. For images or counts, rescale X into [0, 1] "
+            f"(e.g. divide by its maximum) to get the Bernoulli likelihood; pass "
+            f"likelihood=\"gaussian\" to keep this choice without the warning.",
+            UserWarning, stacklevel=5,
+        )
+        return
+    std = float(np.std(X))
+    low, high = GAUSSIAN_DATA_STD_RANGE
+    if estimator.likelihood_ == "gaussian" and not low <= std <= high:
+        warnings.warn(
+            f"{name}: the Gaussian likelihood has unit variance, but X has standard deviation "
+            f"{std:.4g}, so the distortion is dominated by the data's scale ("
+            f"{'huge' if std > high else 'tiny'} losses, a rate that cannot compete). "
+            f"Standardise X first (e.g. sklearn.preprocessing.StandardScaler).",
+            UserWarning, stacklevel=5,
         )

@@ -77,7 +77,7 @@ def fingerprint(name):
     out["transform"] = _digest(model.transform(X))
     out["sample"] = _digest(model.sample(5, random_state=1))
     out["encode_noisy"] = _digest(model.encode_noisy(X[:20], random_state=2))
-    out["eval_noise"] = _digest(model.eval_noise_)
+    out["eval_seed"] = str(model.eval_seed_)
     out["weights"] = _weights_digest(model.module_)
     if isinstance(model, BetaVAE):
         out["log_likelihood"] = _digest(model.log_likelihood(X[:30], n_importance=5,

@@ -15,7 +15,7 @@ from skecho import EchoAutoencoder, IMAE, BetaVAE
 from skecho.autoencoder import Autoencoder
 from skecho.base import BaseAutoencoder
 from skecho.channels import GaussianChannel
-from skecho.evaluation import FixedNoise, evaluate
+from skecho.evaluation import FixedNoise, RowNoise, evaluate
 from skecho.objectives import BetaWeightedRate, Objective
 from skecho.training import EpochRecord, TrainingSettings, train
 
@@ -108,23 +108,28 @@ def test_evaluation_takes_shared_or_per_row_noise_alike(X):
                   IMAE(n_components=2, n_categories=3, hidden_sizes=(16,), max_epochs=1,
                        device="cpu", random_state=0).fit(X)):
         net, data = model.module_, torch.tensor(X)
-        shared = torch.as_tensor(model.eval_noise_)
+        shared = net.noise(8, torch.Generator().manual_seed(0))
 
         class PerRow:
-            def draws(self, x):
-                return shared[:, None, :].expand(-1, len(x), -1)
+            def draws(self, rows, device):
+                return shared[:, None, :].expand(-1, len(rows), -1)
 
         cpu = torch.device("cpu")
+        r_shared, d_shared = evaluate(net, data, FixedNoise(shared), cpu)
+        r_row, d_row = evaluate(net, data, PerRow(), cpu)
+        np.testing.assert_array_equal(r_row, r_shared)
+        np.testing.assert_array_equal(d_row, d_shared)
+        # the estimator's own numbers are evaluate() with its per-row noise
         rate, distortion = model.rate_distortion(X, per_sample=True)
-        for noise in (FixedNoise(shared), PerRow()):
-            r, d = evaluate(net, data, noise, cpu)
-            np.testing.assert_array_equal(r, rate)
-            np.testing.assert_array_equal(d, distortion)
-            # a one-row chunk (run as two copies of the row) gives the row's own numbers, up to
-            # the rounding of other batch sizes
-            r1, d1 = evaluate(net, data[5:6], noise, cpu)
-            np.testing.assert_allclose(r1, rate[5:6], rtol=1e-5)
-            np.testing.assert_allclose(d1, distortion[5:6], rtol=1e-5)
+        noise = RowNoise(net.channel, model.eval_seed_)
+        r, d = evaluate(net, data, noise, cpu)
+        np.testing.assert_array_equal(r, rate)
+        np.testing.assert_array_equal(d, distortion)
+        # a one-row chunk (run as two copies of the row) gives the row's own numbers, up to
+        # the rounding of other batch sizes
+        r1, d1 = evaluate(net, data[5:6], noise, cpu)
+        np.testing.assert_allclose(r1, rate[5:6], rtol=1e-5)
+        np.testing.assert_allclose(d1, distortion[5:6], rtol=1e-5)
 
 
 def test_evaluate_rejects_an_unknown_bound(X):

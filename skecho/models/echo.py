@@ -18,6 +18,8 @@ __all__ = ["EchoAutoencoder"]
 
 #: Largest number of training codes kept to draw Echo noise after training.
 BANK_SIZE = 10_000
+#: A rate floor above this many nats per dimension (fewer than ~31 echo terms) is warned about.
+FLOOR_WARNING_PER_DIMENSION = 0.5
 
 
 class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
@@ -101,8 +103,10 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
     bank_codes_, bank_log_scales_ : ndarray of shape (n_bank, n_components)
         ``f(x)`` and ``log S(x)`` of up to 10,000 training samples, from which ``sample``,
         ``encode_noisy`` and the evaluation noise draw Echo noise.
-    eval_noise_ : ndarray of shape (8, n_components)
-        Fixed Echo noise draws averaged by ``score_samples`` / ``rate_distortion``.
+    eval_seed_ : int
+        Seed of the evaluation noise: each row's 8 Echo noise draws (sequences of banked
+        codes), averaged by ``score_samples`` / ``rate_distortion``, are a function of the row
+        and this seed.
     likelihood_ : str
         The likelihood used.
     architecture_ : str
@@ -246,6 +250,16 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
 
     def _check_batch_size(self, batch_size):
         super()._check_batch_size(batch_size)
+        if -np.log(self.clip_factor_) > FLOOR_WARNING_PER_DIMENSION:
+            warnings.warn(
+                f"EchoAutoencoder: with d_max={self.d_max_} echo terms the clip factor is "
+                f"r={self.clip_factor_:.4f}, so no code can carry less than the rate floor "
+                f"{self.rate_floor_:.3g} nats ({-np.log(self.clip_factor_):.3g} per dimension). "
+                f"Train on larger batches (d_max = batch_size - 1 by default; the paper uses "
+                f"batches of 100, 0.179 nats per dimension) or use fewer n_components.",
+                UserWarning,
+                stacklevel=4,
+            )
         if batch_size - 1 < self.d_max_:
             warnings.warn(
                 f"EchoAutoencoder: batches of {batch_size} samples give at most {batch_size - 1} "

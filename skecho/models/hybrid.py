@@ -82,9 +82,10 @@ _SHARED_ATTRIBUTES_DOC = """labels_ : ndarray of shape (n_samples,)
         Category (argmax ``p(y|x)``) of every training sample, as ``predict`` gives it.
     module_ : torch.nn.Module
         The trained encoder, channel and decoder.
-    eval_noise_ : ndarray of shape (8, n_categories + n_components)
-        Fixed standard Gumbel (first ``n_categories`` columns) and normal draws averaged by
-        ``score_samples`` / ``rate_distortion``.
+    eval_seed_ : int
+        Seed of the evaluation noise: each row's 8 standard Gumbel (for ``y``) and normal
+        (for ``z``) draws, averaged by ``score_samples`` / ``rate_distortion``, are a function of
+        the row and this seed.
     likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, n_iter_, device_,
     history_ :
         As for :class:`~skecho.BetaVAE`; ``history_["rate"]`` holds the per-sample

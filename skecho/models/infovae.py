@@ -27,7 +27,7 @@ batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device, random_s
 
     Attributes
     ----------
-    module_, eval_noise_, likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, \
+    module_, eval_seed_, likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, \
 feature_names_in_, n_iter_, device_, history_
         As in :class:`BetaVAE`.
 

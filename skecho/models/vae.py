@@ -23,9 +23,8 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     followed by a mean-only inverse autoregressive flow ``z = F(z0)`` (``encoder_flow="iaf"``).
     The rate is ``KL(q(z|x) || p(z))`` to the chosen marginal ``p(z)`` (``prior``), an upper bound
     on ``I(X; Z)``: in closed form for ``prior="normal"`` without a flow, otherwise the one-sample
-    Monte-Carlo estimate ``log q(z|x) - log p(z)`` at the drawn ``z`` (in training, and at the
-    fixed evaluation noise ``eval_noise_`` in ``rate_distortion``, ``score_samples`` and
-    ``score``). Training minimises ``distortion + beta * rate`` (nats, summed over pixels and
+    Monte-Carlo estimate ``log q(z|x) - log p(z)`` at the drawn ``z`` (in training, and at each
+    row's evaluation noise in ``rate_distortion``, ``score_samples`` and ``score``). Training minimises ``distortion + beta * rate`` (nats, summed over pixels and
     latent dimensions, averaged over the batch), plus ``mmd_weight * MMD(q(z), p(z))`` and
     ``lambda_tc * TC(z)`` when set. These parts compose into the Echo paper's Table 1 family:
     VAE, InfoVAE (``mmd_weight=999``), VAE-MAF, VAE-Vamp, IAF-Prior, IAF+MMD, IAF-MAF, IAF-Vamp.
@@ -103,8 +102,9 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         The trained encoder, channel (with its prior and flow: ``module_.channel.prior``,
         ``module_.channel.flow``) and decoder; ``module_.auxiliary["tc_discriminator"]`` when
         ``lambda_tc > 0``.
-    eval_noise_ : ndarray of shape (8, n_components)
-        Fixed standard normal draws averaged by ``score_samples`` / ``rate_distortion``.
+    eval_seed_ : int
+        Seed of the evaluation noise: each row's 8 standard normal draws, averaged by
+        ``score_samples`` / ``rate_distortion``, are a function of the row and this seed.
     likelihood_ : str
         The likelihood used.
     architecture_ : str
@@ -136,7 +136,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     applied to the Gaussian mean, ``F(mu(x))``, i.e. ``z`` at ``eps = 0`` (the posterior mean of
     ``z`` itself has no closed form). ``score`` is the mean beta = 1 ELBO whatever ``beta`` the
     model was fitted with, so it is comparable across a beta grid; with a non-normal prior or an
-    IAF its rate term is the Monte-Carlo KL at the fixed noise ``eval_noise_``, the same estimate
+    IAF its rate term is the Monte-Carlo KL at each row's evaluation noise, the same estimate
     ``rate_distortion`` reports. ``sample`` draws codes from the chosen marginal (VampPrior: a
     uniformly chosen encoded pseudo-input; MAF: the inverted flow of ``N(0, I)``).
     ``log_likelihood`` gives the tighter importance-weighted bound on ``log p(x)``.
@@ -278,4 +278,5 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
                                    " (number of importance samples)")
         model = self._ready_module()
         noise = DrawnNoise(model.noise, n_importance, self._generator(random_state))
-        return evaluate(model, self._data(X), noise, self._device(), bound="iwae")
+        return evaluate(model, self._data(X, likelihood=True), noise, self._device(),
+                        bound="iwae")
