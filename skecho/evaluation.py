@@ -1,8 +1,11 @@
 """Evaluation of a trained model object: chunked, device-aware, without gradients.
 
-Rows are evaluated in chunks of :data:`EVAL_BATCH_SIZE` on the model's device (a one-row chunk
-runs as two copies of the row: torch's matrix-vector kernels round differently from the batched
-ones, and a sample's result must not depend on how the rows were chunked). :func:`encode`,
+Rows are evaluated in chunks of exactly :func:`eval_batch_size` rows on the model's device (the
+last chunk is padded with copies of its last row): float32 matrix kernels round a row
+differently depending on the number of rows in the call (one ulp, from the kernel's blocking),
+and with a fixed number of rows a row's result does not depend on which rows share its chunk or
+where it sits, so every result is bitwise the same for a row alone, in a subset or in the full
+data. :func:`encode`,
 :func:`codes` and :func:`decode` need no noise. Everything averaged over noise (rate, distortion,
 ELBO, the Monte-Carlo rates of learned priors and flows, the hybrid models' categorical draws,
 the importance-weighted bound) goes through the ONE function :func:`evaluate`, which takes the
@@ -28,6 +31,7 @@ import torch
 from .seeding import row_uniforms
 
 __all__ = [
+    "CUDA_EVAL_BATCH_SIZE",
     "EVAL_BATCH_SIZE",
     "N_EVAL_NOISE",
     "DrawnNoise",
@@ -36,26 +40,44 @@ __all__ = [
     "codes",
     "decode",
     "encode",
+    "eval_batch_size",
     "evaluate",
 ]
 
-#: Rows per forward pass at evaluation time (transform, score, ...).
-EVAL_BATCH_SIZE = 1024
+#: Rows per forward pass at evaluation time (transform, score, ...) on the CPU and on CUDA.
+EVAL_BATCH_SIZE = 64
+CUDA_EVAL_BATCH_SIZE = 1024
 #: Noise draws per row averaged by ``score_samples``, ``score`` and ``rate_distortion``.
 N_EVAL_NOISE = 8
 
 
+def eval_batch_size(device):
+    """Rows per evaluation chunk on ``device``: fixed, so that results are chunking-invariant.
+
+    Examples
+    --------
+    >>> from skecho.evaluation import eval_batch_size
+    >>> eval_batch_size("cpu")
+    64
+    """
+    return CUDA_EVAL_BATCH_SIZE if torch.device(device).type == "cuda" else EVAL_BATCH_SIZE
+
+
+def _pad(t, size):
+    """``t`` with copies of its last row (along dim 0, or dim 1 for per-row noise) up to ``size``."""
+    return t if len(t) == size else torch.cat([t, t[-1:].expand(size - len(t), *t.shape[1:])])
+
+
 def _chunks(data, device):
-    """Evaluation chunks of ``data``: ``(x, rows, n)``, ``x`` on ``device``, ``rows`` the chunk's
-    real rows on the CPU and ``n`` their number.
+    """Evaluation chunks of ``data``: ``(x, rows, n)``, ``x`` on ``device`` padded to
+    :func:`eval_batch_size` rows, ``rows`` the chunk's real rows on the CPU, ``n`` their number.
 
     Callers keep the first ``n`` rows of each result (see the module docstring).
     """
-    for start in range(0, len(data), EVAL_BATCH_SIZE):
-        rows = data[start:start + EVAL_BATCH_SIZE]
-        x = rows.to(device)
-        n = len(x)
-        yield (x.repeat(2, *([1] * (x.dim() - 1))) if n == 1 else x), rows, n
+    size = eval_batch_size(device)
+    for start in range(0, len(data), size):
+        rows = data[start:start + size]
+        yield _pad(rows.to(device), size), rows, len(rows)
 
 
 def encode(model, data, device):
@@ -196,8 +218,8 @@ def evaluate(model, data, noise, device, *, bound="elbo"):
     with torch.no_grad():
         for x, rows, n in _chunks(data, device):
             eps = noise.draws(rows, device)
-            if eps.dim() == 3 and len(x) != n:  # per-row noise of a doubled one-row chunk
-                eps = eps.expand(-1, len(x), -1)
+            if eps.dim() == 3:  # per-row noise: the padding rows repeat the last row's
+                eps = _pad(eps.transpose(0, 1), len(x)).transpose(0, 1)
             if bound == "elbo":
                 results.append(tuple(t[:n] for t in model.evaluate(x, eps)))
             else:

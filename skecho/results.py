@@ -1,0 +1,67 @@
+"""Results on disk: CSV tables and text written atomically (a reader never sees half a file).
+
+Long runs (``python -m skecho sweep``, ``disentanglement``, ``reproduce``) rewrite their table
+after every finished model through a temporary file and an atomic rename, so Ctrl-C stops
+cleanly and keeps what finished.
+"""
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["write_csv_atomic", "write_text_atomic"]
+
+
+def _write_atomic(path, write, newline=None):
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline=newline) as handle:
+            write(handle)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_csv_atomic(path, rows, columns):
+    """Write rows (dicts) to a CSV file through a temporary file and an atomic rename.
+
+    A reader never sees a half-written file, and an interrupted write leaves the old one intact.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skecho.results import write_csv_atomic
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> write_csv_atomic(path, [{"beta": 1.0, "rate": 2.5}], ["beta", "rate"])
+    >>> path.read_text().splitlines()
+    ['beta,rate', '1.0,2.5']
+    """
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    _write_atomic(path, write, newline="")
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skecho.results import write_text_atomic
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.md"
+    >>> write_text_atomic(path, "| a |")
+    >>> path.read_text()
+    '| a |'
+    """
+    _write_atomic(path, lambda handle: handle.write(text))
