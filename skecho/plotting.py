@@ -49,7 +49,14 @@ def _floors(rate_floor, labels):
     return {label: rate_floor for label in labels}
 
 
-def plot_rate_distortion(tables, *, rate_floor=None, annotate=True):
+def _rate_meaning(label, exact_rate):
+    if label is None:
+        return None
+    exact = label.startswith("Echo") if exact_rate is None else label in exact_rate
+    return f"{label} (rate = I(X;Z), exact)" if exact else f"{label} (rate = KL bound >= I(X;Z))"
+
+
+def plot_rate_distortion(tables, *, rate_floor=None, annotate=True, exact_rate=None):
     """Distortion against rate (nats), one curve per model (Echo paper, Figures 2-3).
 
     Parameters
@@ -61,7 +68,10 @@ def plot_rate_distortion(tables, *, rate_floor=None, annotate=True):
         Echo's lowest achievable rate ``-d_z log r`` (``EchoAutoencoder.rate_floor_``), drawn as a
         dashed vertical line.
     annotate : bool, default=True
-        Write each point's beta next to it.
+        Write each point's beta next to it (``beta=...``).
+    exact_rate : collection of str, optional
+        Labels whose rate is the exact ``I(X; Z)``; the legend names the others' rate as the KL
+        upper bound it is. Default: the labels that start with "Echo".
 
     Returns
     -------
@@ -71,31 +81,33 @@ def plot_rate_distortion(tables, *, rate_floor=None, annotate=True):
     --------
     >>> from skecho.plotting import plot_rate_distortion
     >>> table = {"beta": [2.0, 1.0], "rate": [1.0, 3.0], "distortion": [9.0, 6.0]}
-    >>> fig = plot_rate_distortion({"Echo": table}, rate_floor={"Echo": 0.5})
+    >>> fig = plot_rate_distortion({"Echo": table, "VAE": table}, rate_floor={"Echo": 0.5})
     >>> fig.axes[0].get_xlabel()
-    'rate I(X;Z) [nats]'
+    'rate [nats]'
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['Echo (rate = I(X;Z), exact)', 'rate floor of Echo', 'VAE (rate = KL bound >= I(X;Z))']
     """
     fig = _figure(figsize=(5.5, 4.0), layout="constrained")
     ax = fig.subplots()
     curves = _as_curves(tables)
     for label, (rate, dist, beta) in curves.items():
-        line, = ax.plot(rate, dist, "o-", label=label)
+        line, = ax.plot(rate, dist, "o-", label=_rate_meaning(label, exact_rate))
         if annotate:
             for r, d, b in zip(rate, dist, beta):
-                ax.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(3, 3),
+                ax.annotate(f"beta={b:g}", (r, d), textcoords="offset points", xytext=(3, 3),
                             fontsize=7)
         floor = _floors(rate_floor, curves).get(label)
         if floor is not None:
             ax.axvline(floor, linestyle="--", color=line.get_color(), linewidth=1,
-                       label=f"rate floor ({label})" if label else "rate floor")
-    ax.set_xlabel("rate I(X;Z) [nats]")
+                       label=f"rate floor of {label}" if label else "rate floor")
+    ax.set_xlabel("rate [nats]")
     ax.set_ylabel("distortion -log p(x|z) [nats]")
     if any(label is not None for label in curves) or rate_floor is not None:
         ax.legend(fontsize=8)
     return fig
 
 
-def plot_elbo_vs_rate(tables):
+def plot_elbo_vs_rate(tables, *, annotate=True):
     """-ELBO (= distortion + rate) against rate, on skewed axes (Alemi et al., Figure 7b).
 
     Dotted diagonals mark constant distortion; the minimum of each curve is its best beta = 1
@@ -105,6 +117,8 @@ def plot_elbo_vs_rate(tables):
     ----------
     tables : table or dict of label -> table
         As for :func:`plot_rate_distortion`.
+    annotate : bool, default=True
+        Write each point's beta next to it (``beta=...``).
 
     Returns
     -------
@@ -113,25 +127,31 @@ def plot_elbo_vs_rate(tables):
     Examples
     --------
     >>> from skecho.plotting import plot_elbo_vs_rate
-    >>> fig = plot_elbo_vs_rate({"beta": [1.0], "rate": [2.0], "distortion": [7.0]})
+    >>> fig = plot_elbo_vs_rate({"Echo": {"beta": [1.0], "rate": [2.0], "distortion": [7.0]}})
     >>> fig.axes[0].get_ylabel()
     '-ELBO = D + R [nats]'
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['Echo', 'constant distortion D']
     """
     fig = _figure(figsize=(5.5, 4.0), layout="constrained")
     ax = fig.subplots()
     curves = _as_curves(tables)
     all_rates, all_dists = [], []
-    for label, (rate, dist, _) in curves.items():
+    for label, (rate, dist, beta) in curves.items():
         ax.plot(rate, rate + dist, "o-", label=label)
+        if annotate:
+            for r, d, b in zip(rate, dist, beta):
+                ax.annotate(f"beta={b:g}", (r, r + d), textcoords="offset points",
+                            xytext=(3, 3), fontsize=7)
         all_rates.extend(rate)
         all_dists.extend(dist)
     r = np.linspace(0, max(all_rates) * 1.05 + 1e-9, 2)
-    for d in np.linspace(min(all_dists), max(all_dists), 5):
-        ax.plot(r, r + d, ":", color="grey", linewidth=0.7)
+    for i, d in enumerate(np.linspace(min(all_dists), max(all_dists), 5)):
+        ax.plot(r, r + d, ":", color="grey", linewidth=0.7,
+                label="constant distortion D" if i == 0 else None)
     ax.set_xlabel("rate R [nats]")
     ax.set_ylabel("-ELBO = D + R [nats]")
-    if any(label is not None for label in curves):
-        ax.legend(fontsize=8)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -151,7 +171,7 @@ def _image_shape(estimator, image_shape):
     )
 
 
-def _image_grid(rows, image_shape, *, row_labels=None, col_labels=None):
+def _image_grid(rows, image_shape, *, row_labels=None, col_labels=None, cell_labels=None):
     rows = [np.asarray(r).reshape(len(r), *image_shape) for r in rows]
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     fig = _figure(figsize=(1.1 * n_cols + 0.6, 1.1 * n_rows + 0.3), layout="constrained")
@@ -167,6 +187,8 @@ def _image_grid(rows, image_shape, *, row_labels=None, col_labels=None):
                 ax.set_ylabel(row_labels[i], fontsize=8)
             if i == 0 and col_labels is not None:
                 ax.set_title(col_labels[j], fontsize=8)
+            if cell_labels is not None and j < len(row):
+                ax.set_xlabel(cell_labels[i][j], fontsize=6)
     return fig
 
 
@@ -205,7 +227,8 @@ def plot_reconstructions(estimator, X, *, n_images=8, n_noise=10, random_state=0
     shape = _image_shape(estimator, image_shape)
     recon = np.mean([estimator.inverse_transform(estimator.encode_noisy(X, random_state=random_state + k))
                      for k in range(n_noise)], axis=0)
-    return _image_grid([X, recon], shape, row_labels=["data", f"recon (x{n_noise})"])
+    return _image_grid([X, recon], shape,
+                       row_labels=["data", f"reconstruction\n(mean of {n_noise}\nencoder samples)"])
 
 
 def plot_latent_traversal(estimator, X, *, index=0, dims=None, n_steps=7, image_shape=None):
@@ -236,27 +259,32 @@ def plot_latent_traversal(estimator, X, *, index=0, dims=None, n_steps=7, image_
     >>> from skecho.plotting import plot_latent_traversal
     >>> X = load_digits().data[:200] / 16
     >>> echo = EchoAutoencoder(n_components=3, max_epochs=1, random_state=0).fit(X)
-    >>> len(plot_latent_traversal(echo, X, n_steps=5).axes)
-    15
+    >>> fig = plot_latent_traversal(echo, X, n_steps=5)
+    >>> len(fig.axes), fig.axes[0].get_ylabel(), fig.axes[0].get_xlabel().startswith("z0=")
+    (15, 'z0', True)
     """
     Z = estimator.transform(X)
     dims = range(Z.shape[1]) if dims is None else list(dims)
-    rows, labels = [], []
+    rows, labels, cells = [], [], []
     for j in dims:
         values = np.linspace(*np.percentile(Z[:, j], [5, 95]), n_steps)
         codes = np.repeat(Z[index:index + 1], n_steps, axis=0)
         codes[:, j] = values
         rows.append(estimator.inverse_transform(codes))
         labels.append(f"z{j}")
-    return _image_grid(rows, _image_shape(estimator, image_shape), row_labels=labels)
+        cells.append([f"z{j}={v:.2g}" for v in values])
+    return _image_grid(rows, _image_shape(estimator, image_shape), row_labels=labels,
+                       cell_labels=cells)
 
 
-def plot_factor_response(estimator, X, factors, *, factor_names=None, dims=None):
+def plot_factor_response(estimator, X, factors, *, factor_names=None, dims=None,
+                         categorical=None):
     """Mean code of each dimension against each ground-truth factor (Echo paper, Figure 4).
 
-    Rows are code dimensions, columns are factors; each panel shows the mean code (line) and
-    +-1 standard deviation (band) for every observed value of the factor, so a disentangled
-    dimension responds to one factor and is flat in the others.
+    Rows are code dimensions, columns are factors; each panel shows the mean code and +-1
+    standard deviation over the samples for every observed value of the factor (a line and a
+    band; points and error bars for a categorical factor), so a disentangled dimension responds
+    to one factor and is flat in the others.
 
     Parameters
     ----------
@@ -268,6 +296,9 @@ def plot_factor_response(estimator, X, factors, *, factor_names=None, dims=None)
     factor_names : sequence of str, optional
     dims : sequence of int, optional
         Code dimensions to show; default all.
+    categorical : collection of int, optional
+        Factors (column indices) without an order, drawn as points; default the factors named
+        "shape" and those with at most 3 observed values.
 
     Returns
     -------
@@ -282,8 +313,9 @@ def plot_factor_response(estimator, X, factors, *, factor_names=None, dims=None)
     >>> factors = rng.integers(0, 4, size=(100, 2))
     >>> X = np.c_[factors, rng.random((100, 2))] / 4
     >>> vae = BetaVAE(n_components=2, max_epochs=1, random_state=0).fit(X)
-    >>> len(plot_factor_response(vae, X, factors).axes)
-    4
+    >>> fig = plot_factor_response(vae, X, factors, factor_names=["shape", "size"])
+    >>> len(fig.axes), [t.get_text() for t in fig.legends[0].get_texts()]
+    (4, ['mean code', '+-1 s.d. over samples'])
     """
     Z = estimator.transform(X)
     factors = np.asarray(factors)
@@ -294,9 +326,13 @@ def plot_factor_response(estimator, X, factors, *, factor_names=None, dims=None)
         )
     dims = range(Z.shape[1]) if dims is None else list(dims)
     names = factor_names or [f"factor {k}" for k in range(factors.shape[1])]
-    fig = _figure(figsize=(1.8 * factors.shape[1] + 0.5, 1.2 * len(dims) + 0.5),
+    if categorical is None:
+        categorical = {k for k in range(factors.shape[1])
+                       if names[k] == "shape" or len(np.unique(factors[:, k])) <= 3}
+    fig = _figure(figsize=(1.8 * factors.shape[1] + 0.5, 1.2 * len(dims) + 0.8),
                   layout="constrained")
     axes = fig.subplots(len(dims), factors.shape[1], squeeze=False, sharey="row")
+    handles = {}
     for i, j in enumerate(dims):
         for k in range(factors.shape[1]):
             values, inverse = np.unique(factors[:, k], return_inverse=True)
@@ -304,13 +340,23 @@ def plot_factor_response(estimator, X, factors, *, factor_names=None, dims=None)
             mean = np.bincount(inverse, Z[:, j]) / counts
             std = np.sqrt(np.maximum(np.bincount(inverse, Z[:, j] ** 2) / counts - mean**2, 0))
             ax = axes[i, k]
-            ax.plot(values, mean)
-            ax.fill_between(values, mean - std, mean + std, alpha=0.3)
+            if k in categorical:
+                bars = ax.errorbar(values, mean, yerr=std, fmt="o", markersize=3, capsize=2)
+                ax.set_xticks(values)
+                handles.setdefault("mean code", bars.lines[0])
+            else:
+                handles.setdefault("mean code", ax.plot(values, mean)[0])
+                handles.setdefault("+-1 s.d. over samples",
+                                   ax.fill_between(values, mean - std, mean + std, alpha=0.3))
             ax.tick_params(labelsize=6)
             if i == 0:
                 ax.set_title(names[k], fontsize=8)
             if k == 0:
                 ax.set_ylabel(f"z{j}", fontsize=8)
+    if "+-1 s.d. over samples" not in handles:  # only categorical factors: the error bars
+        handles["+-1 s.d. over samples"] = bars.lines[2][0]
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=2,
+               fontsize=7)
     return fig
 
 

@@ -65,7 +65,7 @@ SCALE_SETTINGS = {
                              0.8, 0.9, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)),
     },
     "table2": {
-        "quick": dict(n_train=2000, epochs=1, learning_rate=1e-3, betas=(1.0, 4.0)),
+        "quick": dict(n_train=500, epochs=1, learning_rate=1e-3, betas=(1.0, 4.0)),
         "cpu": dict(n_train=40_000, epochs=5, learning_rate=1e-3, betas=(1.0, 4.0)),
         "paper": dict(n_train=None, epochs=26, learning_rate=1e-4, betas=(1.0, 4.0, 8.0)),
     },
