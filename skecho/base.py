@@ -26,7 +26,7 @@ from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importab
     evaluate,
 )
 from .likelihoods import get_likelihood
-from .networks import build_networks, resolve_architecture
+from .networks import build_networks, initialize_output_bias, resolve_architecture
 from .seeding import make_generator, seed_sequence, seeded
 from .training import (  # noqa: F401 (DEVICE_DATA_FRACTION, LR_SCHEDULES: importable here)
     DEVICE_DATA_FRACTION,
@@ -106,6 +106,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _drop_last = False
     #: Smallest batch the channel can train on.
     _min_batch_size = 1
+    #: Whether the decoder's output bias starts at the data's mean (initialize_output_bias).
+    _output_bias_from_data = True
 
     @property
     def _n_features_out(self):
@@ -416,6 +418,10 @@ def _initialize(estimator, X, init_seed):
     estimator.batch_size_ = min(estimator.batch_size, len(X))
     with seeded(init_seed):  # the same initial weights on every device
         estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
+    if estimator._output_bias_from_data:  # start from the mean image (both Echo and the VAE)
+        likelihood = estimator.module_.likelihood
+        initialize_output_bias(estimator.module_.decoder,
+                               likelihood.params_for_mean(X.mean(axis=0).reshape(shape)))
     estimator._built_structure = estimator._structure()
     estimator._optimizer_state = None
     estimator.n_iter_ = 0

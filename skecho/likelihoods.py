@@ -55,6 +55,12 @@ class BernoulliLikelihood:
         """Decoder mean ``sigmoid(logits)``."""
         return torch.sigmoid(params)
 
+    def params_for_mean(self, mean):
+        """The decoder output whose mean is ``mean`` (ndarray in [0, 1]): ``logit(mean)``, the
+        means clipped to ``[1e-4, 1 - 1e-4]`` so that constant pixels stay finite."""
+        mean = np.clip(np.asarray(mean, dtype=np.float64), 1e-4, 1 - 1e-4)
+        return np.log(mean) - np.log1p(-mean)
+
 
 class GaussianLikelihood:
     """Gaussian likelihood with fixed standard deviation ``scale``; the decoder outputs the mean.
@@ -95,6 +101,10 @@ class GaussianLikelihood:
     def mean(self, params):
         """Decoder mean ``mu``."""
         return params
+
+    def params_for_mean(self, mean):
+        """The decoder output whose mean is ``mean``: the mean itself."""
+        return np.asarray(mean, dtype=np.float64)
 
 
 def get_likelihood(name, X=None):

@@ -8,6 +8,8 @@ shape and the ``architecture`` option and initialises their weights (:func:`init
 
 import math
 
+import numpy as np
+import torch
 from torch import nn
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "WEIGHT_INITS",
     "build_networks",
     "count_parameters",
+    "initialize_output_bias",
     "initialize_weights",
     "imae_mlp_config",
     "resolve_architecture",
@@ -353,6 +356,53 @@ def initialize_weights(module, init="glorot_uniform"):
                 if layer.bias is not None:
                     nn.init.zeros_(layer.bias)
     return module
+
+
+def initialize_output_bias(decoder, value):
+    """Set the bias of the decoder's last layer so that it outputs ``value`` for a zero input.
+
+    ``value`` is shaped like one sample, e.g. the likelihood parameters of the data's mean
+    (``likelihood.params_for_mean(X.mean(0))``): training then starts from the mean image rather
+    than spending its first steps on it. The last linear or (transposed) convolution layer with
+    a bias gets ``value`` itself when it has one bias per output value (an MLP), the mean of each
+    channel of ``value`` when it has one per channel (a conv net); a decoder whose last layer
+    fits neither is left as it is.
+
+    Parameters
+    ----------
+    decoder : torch.nn.Module
+    value : array-like of the shape of one sample
+
+    Returns
+    -------
+    changed : bool
+        Whether a bias was set.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho.networks import MLPDecoder, initialize_output_bias
+    >>> decoder = MLPDecoder(2, (3,), (4,))
+    >>> initialize_output_bias(decoder, np.array([0.5, -1.0, 2.0]))
+    True
+    >>> decoder.net[-1].bias
+    Parameter containing:
+    tensor([ 0.5000, -1.0000,  2.0000], requires_grad=True)
+    """
+    layers = [m for m in decoder.modules()
+              if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None]
+    if not layers:
+        return False
+    bias, value = layers[-1].bias, np.asarray(value, dtype=np.float64)
+    if bias.numel() == value.size:
+        new = value.reshape(-1)
+    elif value.ndim == 3 and bias.numel() == value.shape[0]:
+        new = value.reshape(value.shape[0], -1).mean(axis=1)
+    else:
+        return False
+    with torch.no_grad():
+        bias.copy_(torch.as_tensor(new, dtype=bias.dtype))
+    return True
 
 
 def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", hidden_sizes=None,

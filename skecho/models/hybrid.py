@@ -119,6 +119,9 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
     (True, (40, 3))
     """
 
+    # The IMAE paper's networks with PyTorch's initialisation and bias, as measured (README).
+    _output_bias_from_data = False
+
     # ------------------------------------------------------------------ validation
     def _check_model_params(self):
         check_int(self.n_categories, "n_categories", 2, owner=self)
