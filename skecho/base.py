@@ -106,7 +106,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _drop_last = False
     #: Smallest batch the channel can train on.
     _min_batch_size = 1
-    #: Whether the decoder's output bias starts at the data's mean (initialize_output_bias).
+    #: Whether the decoder's output bias starts at the data's mean intensity per channel.
     _output_bias_from_data = True
 
     @property
@@ -418,10 +418,10 @@ def _initialize(estimator, X, init_seed):
     estimator.batch_size_ = min(estimator.batch_size, len(X))
     with seeded(init_seed):  # the same initial weights on every device
         estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
-    if estimator._output_bias_from_data:  # start from the mean image (both Echo and the VAE)
-        likelihood = estimator.module_.likelihood
-        initialize_output_bias(estimator.module_.decoder,
-                               likelihood.params_for_mean(X.mean(axis=0).reshape(shape)))
+    if estimator._output_bias_from_data:  # start from the data's mean brightness (Echo, VAE)
+        channels = X.reshape(len(X), shape[0] if len(shape) == 3 else 1, -1)
+        initialize_output_bias(estimator.module_.decoder, estimator.module_.likelihood
+                               .params_for_mean(channels.mean(axis=(0, 2))))
     estimator._built_structure = estimator._structure()
     estimator._optimizer_state = None
     estimator.n_iter_ = 0

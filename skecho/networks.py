@@ -358,20 +358,22 @@ def initialize_weights(module, init="glorot_uniform"):
     return module
 
 
-def initialize_output_bias(decoder, value):
-    """Set the bias of the decoder's last layer so that it outputs ``value`` for a zero input.
+def initialize_output_bias(decoder, channel_values):
+    """Set the bias of the decoder's last layer to one value per image channel.
 
-    ``value`` is shaped like one sample, e.g. the likelihood parameters of the data's mean
-    (``likelihood.params_for_mean(X.mean(0))``): training then starts from the mean image rather
-    than spending its first steps on it. The last linear or (transposed) convolution layer with
-    a bias gets ``value`` itself when it has one bias per output value (an MLP), the mean of each
-    channel of ``value`` when it has one per channel (a conv net); a decoder whose last layer
-    fits neither is left as it is.
+    ``channel_values`` holds the decoder output of the data's mean intensity per channel (e.g.
+    the logit of the mean pixel, ``likelihood.params_for_mean``), one value for flat data:
+    training then starts from the overall brightness of the data rather than spending its first
+    steps learning it, without being handed the mean image itself (which invites a decoder to
+    ignore the code). The last linear or (transposed) convolution layer with a bias gets each
+    channel's value for all of that channel's outputs (one bias per channel for a conv net, one
+    per output value, channel by channel, for an MLP); a decoder whose last layer fits neither
+    is left as it is.
 
     Parameters
     ----------
     decoder : torch.nn.Module
-    value : array-like of the shape of one sample
+    channel_values : array-like of shape (n_channels,)
 
     Returns
     -------
@@ -383,25 +385,21 @@ def initialize_output_bias(decoder, value):
     >>> import numpy as np, torch
     >>> from skecho.networks import MLPDecoder, initialize_output_bias
     >>> decoder = MLPDecoder(2, (3,), (4,))
-    >>> initialize_output_bias(decoder, np.array([0.5, -1.0, 2.0]))
+    >>> initialize_output_bias(decoder, np.array([-2.0]))
     True
     >>> decoder.net[-1].bias
     Parameter containing:
-    tensor([ 0.5000, -1.0000,  2.0000], requires_grad=True)
+    tensor([-2., -2., -2.], requires_grad=True)
     """
     layers = [m for m in decoder.modules()
               if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None]
-    if not layers:
+    values = np.asarray(channel_values, dtype=np.float64).reshape(-1)
+    if not layers or layers[-1].bias.numel() % len(values):
         return False
-    bias, value = layers[-1].bias, np.asarray(value, dtype=np.float64)
-    if bias.numel() == value.size:
-        new = value.reshape(-1)
-    elif value.ndim == 3 and bias.numel() == value.shape[0]:
-        new = value.reshape(value.shape[0], -1).mean(axis=1)
-    else:
-        return False
+    bias = layers[-1].bias
     with torch.no_grad():
-        bias.copy_(torch.as_tensor(new, dtype=bias.dtype))
+        bias.copy_(torch.as_tensor(np.repeat(values, bias.numel() // len(values)),
+                                   dtype=bias.dtype))
     return True
 
 
