@@ -26,6 +26,7 @@ from ..networks import ARCHITECTURES, MLPDecoder, MLPEncoder, build_networks, im
 from ..objectives import BetaWeightedRate, MarginalKLTerms, Objective, VATPenalty
 from ..regularizers import adaptive_vat_radius
 from ..validation import check_choice, check_int, check_real, validate_codes
+from ._docs import document_shared
 
 __all__ = ["HybridAutoencoder", "HybridBetaVAE", "HybridInfoVAE"]
 
@@ -76,7 +77,7 @@ _SHARED_PARAMS_DOC = """n_components : int, default=10
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the batch order, the Gumbel / Gaussian noise and VAT's random
         directions.
-    verbose : int, default=0"""
+    {{training_params}}"""
 
 _SHARED_ATTRIBUTES_DOC = """labels_ : ndarray of shape (n_samples,)
         Category (argmax ``p(y|x)``) of every training sample, as ``predict`` gives it.
@@ -86,7 +87,7 @@ _SHARED_ATTRIBUTES_DOC = """labels_ : ndarray of shape (n_samples,)
         Fixed standard Gumbel (first ``n_categories`` columns) and normal draws averaged by
         ``score_samples`` / ``rate_distortion``.
     likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, n_iter_, device_,
-    history_ :
+    history_, validation_scores_, best_validation_score_, best_epoch_ :
         As for :class:`~skecho.BetaVAE`; ``history_["rate"]`` holds the per-sample
         ``KL(q(y|x) || U) + KL(q(z|x) || N(0, I))`` of the training batches."""
 
@@ -144,17 +145,16 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
     # ------------------------------------------------------------------ the model
     def _build_model(self, shape, likelihood):
-        # "auto" means the paper's MLP for every input shape (base "auto" would say conv).
-        if self.architecture != "conv":
-            self.architecture_ = "mlp"
         d, k = self.n_components, self.n_categories
         encoder, decoder = self._networks(shape, 2 * d + k, d + k)
         return Autoencoder(encoder, HybridChannel(d, k, self.temperature), decoder, likelihood)
 
-    def _networks(self, shape, head_width, decoder_in):
+    def _builtin_networks(self, shape, head_width, decoder_in):
         if self.architecture == "conv":  # raises, naming the fix, for shapes it cannot take
             return build_networks(shape, decoder_in, head_width, architecture="conv", init="torch")
-        # "auto" and "mlp" both mean the paper's MLP (the paper uses no conv nets).
+        # "auto" and "mlp" both mean the paper's MLP (the paper uses no conv nets; base "auto"
+        # would say conv).
+        self.architecture_ = "mlp"
         if self.hidden_sizes is None:
             encoder_sizes, paper_bn, decoder_sizes = imae_mlp_config(shape)
         else:
@@ -357,7 +357,8 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
 def _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight, vat_epsilon,
                  architecture, hidden_sizes, batch_norm, likelihood, batch_size, max_epochs,
-                 learning_rate, lr_schedule, warm_start, device, random_state, verbose):
+                 learning_rate, lr_schedule, warm_start, device, random_state, verbose, encoder,
+                 decoder, early_stopping, validation_fraction, n_iter_no_change, tol, callbacks):
     self.n_components = n_components
     self.n_categories = n_categories
     self.beta = beta
@@ -376,6 +377,13 @@ def _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight
     self.device = device
     self.random_state = random_state
     self.verbose = verbose
+    self.encoder = encoder
+    self.decoder = decoder
+    self.early_stopping = early_stopping
+    self.validation_fraction = validation_fraction
+    self.n_iter_no_change = n_iter_no_change
+    self.tol = tol
+    self.callbacks = callbacks
 
 
 class HybridBetaVAE(HybridAutoencoder):
@@ -417,11 +425,14 @@ class HybridBetaVAE(HybridAutoencoder):
                  vat_weight=1.0, vat_epsilon=1.0, architecture="auto", hidden_sizes=None,
                  batch_norm="auto", likelihood="auto", batch_size=200, max_epochs=100,
                  learning_rate=1e-3, lr_schedule="linear_decay", warm_start=False, device="auto",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, encoder=None, decoder=None,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 callbacks=None):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
-                     random_state, verbose)
+                     random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
+                     n_iter_no_change, tol, callbacks)
 
     def _tradeoff(self):
         return BetaWeightedRate(self.beta)
@@ -470,11 +481,14 @@ class HybridInfoVAE(HybridAutoencoder):
                  vat_weight=1.0, vat_epsilon=1.0, architecture="auto", hidden_sizes=None,
                  batch_norm="auto", likelihood="auto", batch_size=200, max_epochs=100,
                  learning_rate=1e-3, lr_schedule="linear_decay", warm_start=False, device="auto",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, encoder=None, decoder=None,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 callbacks=None):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
-                     random_state, verbose)
+                     random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
+                     n_iter_no_change, tol, callbacks)
 
     def _regularizer_term(self):
         # The per-sample KLs (the "rate") are not part of InfoVAE's objective.
@@ -487,6 +501,7 @@ def _fill_doc(cls, beta, beta_doc, max_epochs=100, vat_epsilon=1.0):
                                          vat_epsilon=vat_epsilon),
         attributes=_SHARED_ATTRIBUTES_DOC,
     )
+    document_shared(cls)
 
 
 _fill_doc(HybridBetaVAE, 1.0, "Weight of both KL terms; 1 is the hybrid VAE.")
