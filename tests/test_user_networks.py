@@ -1,9 +1,11 @@
 """Your own networks: one user encoder in every estimator, the probe, devices, shared parameters,
-the resume check and scikit-learn's checks."""
+the resume check, scikit-learn's checks and the command line."""
 
 import copy
 import math
 import pickle
+import runpy
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -25,6 +27,7 @@ from skecho import (
     InfoVAE,
     JointVAE,
 )
+from skecho.cli import main
 
 ESTIMATORS = [EchoAutoencoder, BetaVAE, InfoVAE, FactorVAE, IMAE, JointVAE, HybridBetaVAE,
               HybridInfoVAE]
@@ -243,3 +246,51 @@ def test_resuming_with_another_encoder_raises_and_with_the_same_one_resumes(X):
 ])
 def test_sklearn_compatible_with_user_networks(estimator, check):
     check(estimator)
+
+
+# ---------------------------------------------------------------- command line and example
+NETS = '''
+import math
+from torch import nn
+
+def encoder(input_shape):
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), 8), nn.ReLU())
+
+def decoder(n_latent_inputs, output_shape):
+    return nn.Sequential(nn.Linear(n_latent_inputs, math.prod(output_shape)),
+                         nn.Unflatten(1, output_shape))
+'''
+
+
+def test_cli_takes_user_networks_and_names_import_errors(tmp_path, monkeypatch, capsys):
+    (tmp_path / "skecho_test_nets.py").write_text(NETS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "sweep"
+    code = main(["sweep", "--data", "digits", "--n-samples", "120", "--betas", "1",
+                 "--epochs", "1", "--n-components", "2", "--batch-size", "40",
+                 "--encoder", "skecho_test_nets:encoder", "--decoder", "skecho_test_nets:decoder",
+                 "--out", str(out)])
+    assert code == 0 and (out / "rate_distortion.csv").exists()
+    for spec, message in [
+        ("no_such_module_xyz:encoder", "error: --encoder no_such_module_xyz:encoder: cannot "
+                                        "import 'no_such_module_xyz' (ModuleNotFoundError"),
+        ("skecho_test_nets:missing", "error: --encoder skecho_test_nets:missing: "
+                                     "'skecho_test_nets' has no attribute 'missing'."),
+        ("skecho_test_nets", "error: --encoder must name module:function"),
+        ("skecho_test_nets:math", "error: --encoder skecho_test_nets:math: module is not "
+                                  "callable"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main(["demo", "--epochs", "1", "--encoder", spec])
+        assert str(exc.value).startswith(message) and "\n" not in str(exc.value)
+
+
+def test_the_own_networks_example_runs(capsys):
+    example = Path(__file__).parents[1] / "examples" / "own_networks.py"
+    namespace = runpy.run_path(str(example))
+    namespace["main"](["--n-samples", "150", "--epochs", "1", "--early-stopping"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("120 training images (3, 32, 32)")
+    assert [line.split()[0] for line in lines[1:]] == ["EchoAutoencoder", "BetaVAE"]
+    assert all("architecture_='user'" in line and "best epoch 1" in line for line in lines[1:])
