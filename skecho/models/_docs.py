@@ -41,7 +41,8 @@ TRAINING_PARAMS = """verbose : int, default=0
         :class:`~skecho.callbacks.EpochRecord`: functions ``f(estimator, record)`` or objects
         with ``on_epoch_end`` (and optionally ``on_batch_end``, ``on_train_end``), such as
         :mod:`skecho.callbacks`' ``ProgressBar``, ``Checkpoint`` and ``CSVLogger``. One that
-        returns True stops training, leaving a fitted estimator."""
+        returns True stops training, leaving a fitted estimator. With ``warm_start=True``,
+        ``fit`` on an estimator a ``Checkpoint`` wrote mid-fit finishes that fit exactly."""
 
 TRAINING_ATTRIBUTES = """history_ : dict of lists
         Per epoch: ``loss``, ``rate``, ``distortion`` (nats, training batches),
