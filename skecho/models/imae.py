@@ -2,7 +2,8 @@
 
 from ..objectives import IMAETerms
 from ..validation import check_real
-from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
+from ._docs import fill_hybrid_doc
+from .hybrid import HybridAutoencoder, _hybrid_init
 
 __all__ = ["IMAE"]
 
@@ -123,6 +124,6 @@ class IMAE(HybridAutoencoder):
         return IMAETerms(self.beta, gamma, self.marginal_entropy_weight)
 
 
-_fill_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by default, "
-          "of ``gamma = 2 beta``). 5 lies inside the paper's sweep (beta in [1, 10]); on digits "
-          "beta = 1 left 1 to 3 of the 10 categories empty, beta = 5 none.")
+fill_hybrid_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by "
+                "default, of ``gamma = 2 beta``). 5 lies inside the paper's sweep (beta in [1, "
+                "10]); on digits beta = 1 left 1 to 3 of the 10 categories empty, beta = 5 none.")

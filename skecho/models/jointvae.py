@@ -4,7 +4,8 @@ import math
 
 from ..objectives import CapacityTerms
 from ..validation import check_real
-from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
+from ._docs import fill_hybrid_doc
+from .hybrid import HybridAutoencoder, _hybrid_init
 
 __all__ = ["JointVAE"]
 
@@ -107,4 +108,5 @@ class JointVAE(HybridAutoencoder):
                              self.capacity_warmup * self.max_epochs)
 
 
-_fill_doc(JointVAE, 30.0, "Weight ``gamma`` of the two capacity terms (Dupont's MNIST value).")
+fill_hybrid_doc(JointVAE, 30.0,
+                "Weight ``gamma`` of the two capacity terms (Dupont's MNIST value).")
