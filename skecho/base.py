@@ -20,7 +20,6 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .callbacks import HISTORY_KEYS
-
 from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importable from here)
     EVAL_BATCH_SIZE,
     N_EVAL_NOISE,

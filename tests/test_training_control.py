@@ -248,9 +248,9 @@ RESUMABLE = {
 def _fitted_numbers(model, X):
     out = {key: model.history_[key] for key in ("loss", "rate", "distortion",
                                                   "validation_score", "learning_rate")}
-    out.update(n_iter=model.n_iter_, score=model.score(X), transform=model.transform(X).tobytes(),
-               eval_noise=model.eval_noise_.tobytes(), best_epoch=model.best_epoch_,
-               validation_scores=model.validation_scores_)
+    out.update(n_iter=model.n_iter_, transform=model.transform(X).tobytes(),
+               score_samples=model.score_samples(X).tobytes(),  # the evaluation noise too
+               best_epoch=model.best_epoch_, validation_scores=model.validation_scores_)
     for name in ("labels_", "bank_codes_", "bank_log_scales_"):
         if hasattr(model, name):
             out[name] = getattr(model, name).tobytes()
