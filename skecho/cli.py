@@ -152,11 +152,11 @@ def cmd_demo(args):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    networks = _network_params(args)
     X = load_digits().data / 16.0
     X_train, X_test = train_test_split(X, test_size=0.25, random_state=args.seed)
     print(f"{'model':16s} {'rate':>8s} {'distortion':>11s} {'-ELBO':>8s} {'seconds':>8s}"
           "   (nats, held-out digits, beta = 1)")
-    networks = _network_params(args)
     for name in MODELS:
         model = _model(name, n_components=16, max_epochs=args.epochs, random_state=args.seed,
                        verbose=args.verbose, device=args.device, **networks)
