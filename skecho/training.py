@@ -150,7 +150,8 @@ class EarlyStopping:
     not beat the best score by at least ``tol`` counts as one without improvement, any other
     resets the count; training stops when the count exceeds ``n_iter_no_change``
     (``MLPClassifier``'s code: ``n_iter_no_change + 1`` epochs in a row). The state lasts across
-    warm-started training calls, as in scikit-learn.
+    warm-started training calls, as in scikit-learn. A NaN score counts as an epoch without
+    improvement and never becomes the best (scikit-learn's comparison would reset the count).
 
     Parameters
     ----------
