@@ -1,8 +1,8 @@
 """Your own networks: one conv encoder and decoder for 32x32 colour images, in Echo and the VAE.
 
-Run ``python examples/own_networks.py`` (about two minutes on 2 CPU cores). The images are generated
-here (a filled disc or square of random colour, size and place on a dark background), so nothing
-is downloaded; put your own ``(n, 32, 32, 3)`` array in their place. The same two factories serve
+Run ``python examples/own_networks.py`` (about two minutes on 2 CPU cores). The images are
+generated here (a filled disc or square of random colour, size and place on a dark background),
+so nothing is downloaded; put your own ``(n, 32, 32, 3)`` array in their place. The same two factories serve
 both estimators unchanged: skecho adds each channel's head (Echo's f and S, the Gaussian mean and
 log-variance) on the encoder's features. Prints rate, distortion and the beta = 1 ELBO on
 held-out images, in nats. ``--epochs``, ``--n-samples``, ``--early-stopping`` and ``--verbose``
