@@ -27,7 +27,18 @@ __all__ = ["TrainingControlMixin"]
 
 
 class TrainingControlMixin:
-    """Early stopping and callbacks, the estimator's side (see the module docstring)."""
+    """Early stopping and callbacks, the estimator's side (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skecho import BetaVAE
+    >>> X = np.random.default_rng(0).random((60, 5))
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=3, early_stopping=True,
+    ...               random_state=0).fit(X)
+    >>> len(vae.validation_scores_), vae.best_validation_score_ == max(vae.validation_scores_)
+    (3, True)
+    """
 
     def _validation_split(self, X):
         """``(training rows, validation rows or None)`` of a fit's X.

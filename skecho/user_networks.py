@@ -116,6 +116,15 @@ def user_networks(encoder, decoder, input_shape, head_width, decoder_in, builtin
     encoder : torch.nn.Module
         The user's encoder followed by ``Linear(n_features, head_width)``, or the built-in one.
     decoder : torch.nn.Module
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.user_networks import user_networks
+    >>> encoder, decoder = user_networks(torch.nn.Linear(6, 8), lambda n, shape: torch.nn.Linear(
+    ...     n, shape[0]), (6,), head_width=4, decoder_in=2, builtin=None)
+    >>> encoder[1].in_features, encoder(torch.zeros(3, 6)).shape, decoder(torch.zeros(3, 2)).shape
+    (8, torch.Size([3, 4]), torch.Size([3, 6]))
     """
     if encoder is None and decoder is None:
         return builtin()
@@ -198,6 +207,15 @@ class UserNetworksMixin:
 
     ``_networks`` is what an estimator's ``_build_model`` calls; ``_builtin_networks`` is the
     hook an estimator overrides for its own built-in bodies (the hybrid models' MLPs).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho import BetaVAE
+    >>> vae = BetaVAE(n_components=2, encoder=torch.nn.Linear(5, 8))
+    >>> encoder, decoder = vae._networks((5,), head_width=4, decoder_in=2)
+    >>> encoder[1].in_features, vae._resolved_architecture((5,))
+    (8, 'mlp')
     """
 
     def _networks(self, shape, head_width, decoder_in):

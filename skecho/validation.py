@@ -149,7 +149,17 @@ def check_callbacks(value, *, owner=None):
 
 
 def check_partial_fit(estimator):
-    """Raise ValueError when ``partial_fit`` cannot apply (early stopping, as in scikit-learn)."""
+    """Raise ValueError when ``partial_fit`` cannot apply (early stopping, as in scikit-learn).
+
+    Examples
+    --------
+    >>> from skecho import BetaVAE
+    >>> from skecho.validation import check_partial_fit
+    >>> check_partial_fit(BetaVAE(early_stopping=True))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: BetaVAE: partial_fit does not support early_stopping=True ...
+    """
     if estimator.early_stopping:
         raise ValueError(
             f"{type(estimator).__name__}: partial_fit does not support early_stopping=True (one "
