@@ -156,21 +156,6 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
             self.module_.to(device)
         return self.module_
 
-    def _initialize(self, X, init_seed):
-        """Build the model object for data X (first fit) and reset the fitted state."""
-        self.likelihood_ = get_likelihood(self.likelihood, X).name
-        probe = self._as_tensor(X[:2])
-        shape = tuple(probe.shape[1:])
-        self.architecture_ = self._resolved_architecture(shape)
-        self.batch_size_ = min(self.batch_size, len(X))
-        # the same initial weights on every device; the user's networks checked on the device
-        with seeded(init_seed), network_probe(probe, self._device()):
-            self.module_ = self._build_model(shape, get_likelihood(self.likelihood_))
-        self._built_structure = self._structure()
-        self._training = TrainingState(split_seed=init_seed ^ 0x5B11)
-        self.n_iter_ = 0
-        self.history_ = {key: [] for key in HISTORY_KEYS}
-
     # ------------------------------------------------------------------ training
     def fit(self, X, y=None):
         """Train the autoencoder on X for ``max_epochs`` epochs.
@@ -221,7 +206,7 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
             check_structure(self, getattr(self, "_built_structure", None), self._structure())
             self.module_.likelihood.validate(X)
         else:
-            self._initialize(X, seeds[0])
+            _initialize(self, X, seeds[0])
         device = self._device()
         self.device_ = str(device)
         model = self._ready_module()
@@ -229,16 +214,14 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
         model.objective = self._objective(X_train)
         batch_size = check_training_batch(self, len(X_train))
         self._check_batch_size(batch_size)
-        settings = self._training.begin(
-            TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
-                             seeds[2], device, self._drop_last, self.n_iter_),
-            self._early_stopping_rule())
+        settings = TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
+                                    seeds[2], device, self._drop_last, self.n_iter_)
+        settings = self._training.begin(settings, self._early_stopping_rule())  # or a checkpoint's
         try:
             train(model, self._as_tensor(X_train), settings, state=self._training,
                   **self._loop_options(X, X_val, settings))
         except TrainingDivergedError as exc:
-            self._finish_training(X, settings.noise_seed, device)
-            raise TrainingDivergedError(_diverged_message(self, exc)) from None
+            _stopped_early(self, exc, X, settings.noise_seed, device)  # re-raises
         self._finish_training(X, settings.noise_seed, device)
         return self
 
@@ -411,6 +394,29 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
         return _cpu_state(self.__dict__)  # moved back to the chosen device on use
+
+
+def _initialize(estimator, X, init_seed):
+    """Build the model object for data X (first fit) and reset the fitted state."""
+    estimator.likelihood_ = get_likelihood(estimator.likelihood, X).name
+    probe = estimator._as_tensor(X[:2])
+    shape = tuple(probe.shape[1:])
+    estimator.architecture_ = estimator._resolved_architecture(shape)
+    estimator.batch_size_ = min(estimator.batch_size, len(X))
+    # the same initial weights on every device; the user's networks checked on the device
+    with seeded(init_seed), network_probe(probe, estimator._device()):
+        estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
+    estimator._built_structure = estimator._structure()
+    estimator._training = TrainingState(split_seed=init_seed ^ 0x5B11)
+    estimator.n_iter_ = 0
+    estimator.history_ = {key: [] for key in HISTORY_KEYS}
+
+
+def _stopped_early(estimator, exc, X, noise_seed, device):
+    """Training diverged: keep the last finite (or best) epoch, already restored, derive the
+    evaluation state from it so that every method works, and re-raise with the likely causes."""
+    estimator._finish_training(X, noise_seed, device)
+    raise TrainingDivergedError(_diverged_message(estimator, exc)) from None
 
 
 def _diverged_message(estimator, exc):

@@ -32,9 +32,10 @@ batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device, random_s
     Attributes
     ----------
     module_, eval_noise_, likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, \
-feature_names_in_, n_iter_, device_, history_, validation_scores_, best_validation_score_, \
-best_epoch_
+feature_names_in_, n_iter_, device_, history_
         As in :class:`BetaVAE`; ``module_.auxiliary["tc_discriminator"]`` is the discriminator.
+    validation_scores_, best_validation_score_, best_epoch_
+        As in :class:`BetaVAE`.
 
     See Also
     --------
