@@ -403,11 +403,11 @@ def _initialize(estimator, X, init_seed):
     shape = tuple(probe.shape[1:])
     estimator.architecture_ = estimator._resolved_architecture(shape)
     estimator.batch_size_ = min(estimator.batch_size, len(X))
+    estimator._training = TrainingState(split_seed=init_seed ^ 0x5B11)
     # the same initial weights on every device; the user's networks checked on the device
     with seeded(init_seed), network_probe(probe, estimator._device()):
         estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
     estimator._built_structure = estimator._structure()
-    estimator._training = TrainingState(split_seed=init_seed ^ 0x5B11)
     estimator.n_iter_ = 0
     estimator.history_ = {key: [] for key in HISTORY_KEYS}
 
