@@ -6,7 +6,9 @@ methods, the fitted attributes and pickling. The work is elsewhere: an estimator
 ``loss`` and ``evaluate`` are the math), :func:`skecho.training.train` is the one training loop,
 :mod:`skecho.evaluation` the chunked evaluation and :mod:`skecho.validation` the checks.
 ``TrainingContext``, ``TrainingDivergedError``, ``learning_rate_factor`` and ``resolve_device``
-are importable from here as before.
+are importable from here as before. The ``encoder`` / ``decoder`` parameters come from
+:class:`~skecho.user_networks.UserNetworksMixin`, early stopping and ``callbacks`` from
+:class:`~skecho.training_control.TrainingControlMixin`.
 """
 
 import copy
@@ -15,7 +17,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
+from .callbacks import HISTORY_KEYS
 from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importable from here)
     EVAL_BATCH_SIZE,
     N_EVAL_NOISE,
@@ -26,18 +30,20 @@ from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importab
     evaluate,
 )
 from .likelihoods import get_likelihood
-from .networks import build_networks, initialize_output_bias, resolve_architecture
+from .networks import initialize_output_bias
 from .seeding import make_generator, seed_sequence, seeded
 from .training import (  # noqa: F401 (DEVICE_DATA_FRACTION, LR_SCHEDULES: importable here)
     DEVICE_DATA_FRACTION,
     LR_SCHEDULES,
-    EpochPrinter,
     TrainingContext,
     TrainingDivergedError,
     TrainingSettings,
+    TrainingState,
     learning_rate_factor,
     train,
 )
+from .training_control import TrainingControlMixin
+from .user_networks import UserNetworksMixin, network_probe
 from .validation import (
     check_count,
     check_shared_params,
@@ -59,19 +65,8 @@ __all__ = [
 ]
 
 
-class _History:
-    """Training-loop callback keeping an estimator's ``n_iter_`` and ``history_`` per epoch."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def on_epoch_end(self, record):
-        self.estimator.n_iter_ = record.epoch
-        for key, values in self.estimator.history_.items():
-            values.append(getattr(record, key))
-
-
-class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFeaturesOutMixin,
+                      TransformerMixin, BaseEstimator):
     """Base class of skecho's autoencoders; not for direct use.
 
     A subclass (one file in :mod:`skecho.models`) stores its parameters in ``__init__`` and says
@@ -80,8 +75,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     first fit on a seeded random stream) and ``_objective(X)`` its
     :class:`~skecho.objectives.Objective` at the current parameter values (for every training
     call). Optional: ``_check_model_params()``, ``_structure()`` (the parameters the networks
-    are built from), ``_networks(...)``, ``_check_batch_size(batch_size)``, ``_after_fit(X,
-    generator)`` (fitted state derived from the training data), ``_drop_last``, ``_min_batch_size``.
+    are built from), ``_builtin_networks(...)`` (its own bodies, where the user gives none),
+    ``_check_batch_size(batch_size)``, ``_after_fit(X, generator)`` (fitted state derived from
+    the training data), ``_drop_last``, ``_min_batch_size``.
 
     Examples
     --------
@@ -129,18 +125,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Hook: the parameter values the networks were built from (``{name: value}``)."""
         hidden = None if self.hidden_sizes is None else tuple(self.hidden_sizes)
         return {"n_components": self.n_components, "architecture": self.architecture,
-                "hidden_sizes": hidden, "likelihood": self.likelihood}
+                "hidden_sizes": hidden, "likelihood": self.likelihood, **self._network_structure()}
 
     def _check_batch_size(self, batch_size):
         """Hook: complain about a batch size the channel cannot use well."""
 
     def _after_fit(self, X, generator):
         """Hook: state derived from the training data after training (e.g. a code bank)."""
-
-    def _networks(self, shape, head_width, decoder_in):
-        """Hook: (encoder with the channel's head of ``head_width``, decoder of ``decoder_in``)."""
-        return build_networks(shape, decoder_in, head_width, architecture=self.architecture,
-                              hidden_sizes=self.hidden_sizes)
 
     # ------------------------------------------------------------------ data, device, model
     def _as_tensor(self, X):
@@ -207,6 +198,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : object
         """
+        self._start_partial_fit()
         resume = hasattr(self, "module_")
         if not resume:
             self._check_params()
@@ -224,21 +216,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = self._device()
         self.device_ = str(device)
         model = self._ready_module()
-        model.objective = self._objective(X)
-        batch_size = check_training_batch(self, len(X))
+        X_train, X_val = self._validation_split(X)
+        model.objective = self._objective(X_train)
+        batch_size = check_training_batch(self, len(X_train))
         self._check_batch_size(batch_size)
         settings = TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
                                     seeds[2], device,
                                     self._drop_last or model.objective.needs_full_batches,
                                     self.n_iter_)
-        callbacks = [_History(self)] + ([EpochPrinter(type(self).__name__)] if self.verbose else [])
+        settings = self._training.begin(settings, self._early_stopping_rule())  # or a checkpoint's
         try:
-            self._optimizer_state = train(model, self._as_tensor(X), settings,
-                                          optimizer_state=self._optimizer_state,
-                                          callbacks=callbacks)
+            train(model, self._as_tensor(X_train), settings, state=self._training,
+                  **self._loop_options(X, X_val, settings))
         except TrainingDivergedError as exc:
-            _stopped_early(self, exc, X, seeds[2], device)  # keeps what trained, re-raises
-        self._finish_training(X, seeds[2], device)
+            _stopped_early(self, exc, X, settings.noise_seed, device)  # re-raises
+        self._finish_training(X, settings.noise_seed, device)
         return self
 
     def _finish_training(self, X, noise_seed, device):
@@ -413,33 +405,39 @@ def _initialize(estimator, X, init_seed):
     """Build the model object for data X (first fit) and reset the fitted state."""
     estimator.likelihood_ = get_likelihood(estimator.likelihood, X).name
     warn_likelihood_choice(estimator, X)
-    shape = tuple(estimator._as_tensor(X[:1]).shape[1:])
-    estimator.architecture_ = resolve_architecture(estimator.architecture, shape)
+    probe = estimator._as_tensor(X[:2])
+    shape = tuple(probe.shape[1:])
+    estimator.architecture_ = estimator._resolved_architecture(shape)
     estimator.batch_size_ = min(estimator.batch_size, len(X))
-    with seeded(init_seed):  # the same initial weights on every device
+    estimator._training = TrainingState(split_seed=init_seed ^ 0x5B11)
+    # the same initial weights on every device; the user's networks checked on the device
+    with seeded(init_seed), network_probe(probe, estimator._device()):
         estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
-    if estimator._output_bias_from_data:  # start from the data's mean brightness (Echo, VAE)
-        channels = X.reshape(len(X), shape[0] if len(shape) == 3 else 1, -1)
+    if estimator._output_bias_from_data and estimator.decoder is None:
+        # the built-in decoder starts from the data's mean brightness (Echo and the VAE); the
+        # training rows only, so that a validation split does not leak into it
+        X_train = estimator._validation_split(X)[0]
+        channels = X_train.reshape(len(X_train), shape[0] if len(shape) == 3 else 1, -1)
         initialize_output_bias(estimator.module_.decoder, estimator.module_.likelihood
                                .params_for_mean(channels.mean(axis=(0, 2))))
     estimator._built_structure = estimator._structure()
-    estimator._optimizer_state = None
     estimator.n_iter_ = 0
-    estimator.history_ = {"loss": [], "rate": [], "distortion": [], "time": []}
+    estimator.history_ = {key: [] for key in HISTORY_KEYS}
 
 
 def _stopped_early(estimator, exc, X, noise_seed, device):
-    """Training diverged: keep the last finite epoch (already restored), derive the evaluation
-    state from it so that every method works, and re-raise with the likely causes."""
-    estimator._optimizer_state = exc.optimizer_state
+    """Training diverged: keep the last finite (or best) epoch, already restored, derive the
+    evaluation state from it so that every method works, and re-raise with the likely causes."""
     estimator._finish_training(X, noise_seed, device)
     raise TrainingDivergedError(_diverged_message(estimator, exc)) from None
 
 
 def _diverged_message(estimator, exc):
+    restored = ("of the last finite epoch" if estimator._training.early_stopping is None else
+                f"of the best epoch (best_epoch_={estimator.best_epoch_})")
     return (
         f"{type(estimator).__name__}: {exc} (rate={exc.record.rate}, distortion="
-        f"{exc.record.distortion}). The parameters of the last finite epoch were restored "
+        f"{exc.record.distortion}). The parameters {restored} were restored "
         f"(n_iter_={estimator.n_iter_}). Likely causes: learning_rate={estimator.learning_rate} "
         f"too high (try 10x lower), unscaled inputs with likelihood='gaussian' (standardise X), "
         f"or extreme beta={estimator.beta}."
@@ -447,21 +445,11 @@ def _diverged_message(estimator, exc):
 
 
 def _cpu_state(state):
-    """A copy of an estimator's ``__dict__`` with the fitted model and optimiser state on the CPU."""
+    """A copy of an estimator's ``__dict__`` with its torch modules (the fitted model, the user's
+    networks) on the CPU; the training state pickles its own tensors to the CPU."""
     state = state.copy()
-    module = state.get("module_")
-    if module is not None and next(module.parameters()).device.type != "cpu":
-        state["module_"] = copy.deepcopy(module).to("cpu")
-    if state.get("_optimizer_state") is not None:
-        state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+    on_device = {key: value for key, value in state.items() if isinstance(value, nn.Module)
+                 and any(t.device.type != "cpu" for t in (*value.parameters(), *value.buffers()))}
+    # copied together, so that modules sharing parameters keep sharing them
+    state.update({key: module.to("cpu") for key, module in copy.deepcopy(on_device).items()})
     return state
-
-
-def _to_cpu(obj):
-    if torch.is_tensor(obj):
-        return obj.cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj

@@ -6,11 +6,17 @@
 - ``reproduce``: the papers' comparisons (Table 1, Figure 2, Table 2, IMAE) at a chosen scale.
 - ``info``: versions and devices.
 
-Long runs print one line per finished model (``-v``: one per epoch). Results are written after
-every finished model, atomically, so Ctrl-C stops cleanly and keeps what finished.
+Long runs print one line per finished model (``-v``: one per epoch, ``-vv``: and a progress
+bar). Results are written after every finished model, atomically, so Ctrl-C stops cleanly and
+keeps what finished. The commands that fit models take your own networks:
+``--encoder module:function`` and ``--decoder module:function`` name a factory (or a module
+object) importable from the current directory, with the convention of the estimators' ``encoder``
+/ ``decoder`` parameters (:mod:`skecho.user_networks`).
 """
 
 import argparse
+import importlib
+import os
 import platform
 import sys
 import time
@@ -64,23 +70,67 @@ def _load_data(name, n_samples, seed):
         f"error: unknown data {name!r}; use 'digits', 'dsprites' or a path to a .npy file.")
 
 
+def import_object(spec, option="--encoder"):
+    """The object ``module:name`` names (``name`` may be dotted), imported from the current
+    directory too; one ``error:`` line (SystemExit) when it cannot be.
+
+    Examples
+    --------
+    >>> from skecho.cli import import_object
+    >>> import_object("math:sqrt")(4.0)
+    2.0
+    >>> import_object("math")
+    Traceback (most recent call last):
+    ...
+    SystemExit: error: --encoder must name module:function (e.g. mynets:encoder), got 'math'.
+    """
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise SystemExit(f"error: {option} must name module:function (e.g. mynets:encoder), "
+                         f"got {spec!r}.")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m skecho` would
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as exc:  # any error while importing the user's module
+        raise SystemExit(f"error: {option} {spec}: cannot import {module_name!r} "
+                         f"({type(exc).__name__}: {exc}).") from None
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise SystemExit(f"error: {option} {spec}: {module_name!r} has no attribute "
+                             f"{name!r}.")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise SystemExit(f"error: {option} {spec}: {type(obj).__name__} is not callable; name a "
+                         f"function returning a torch.nn.Module (or a module).")
+    return obj
+
+
+def _network_params(args):
+    return {option: None if getattr(args, option) is None
+            else import_object(getattr(args, option), f"--{option}")
+            for option in ("encoder", "decoder")}
+
+
 def _common_params(args):
     return dict(n_components=args.n_components, max_epochs=args.epochs,
                 batch_size=args.batch_size, random_state=args.seed, verbose=args.verbose,
-                device=args.device)
+                device=args.device, **_network_params(args))
 
 
 def cmd_demo(args):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    networks = _network_params(args)
     X = load_digits().data / 16.0
     X_train, X_test = train_test_split(X, test_size=0.25, random_state=args.seed)
     print(f"{'model':16s} {'rate':>8s} {'floor':>7s} {'distortion':>11s} {'-ELBO':>8s} "
           f"{'seconds':>8s}   (nats, held-out digits, beta = 1, {args.n_components} latents)")
     for name in MODELS:
         model = _model(name, n_components=args.n_components, max_epochs=args.epochs,
-                       random_state=args.seed, verbose=args.verbose, device=args.device)
+                       random_state=args.seed, verbose=args.verbose, device=args.device,
+                       **networks)
         start = time.perf_counter()
         model.fit(X_train)
         seconds = time.perf_counter() - start
@@ -162,10 +212,12 @@ def cmd_disentanglement(args):
                "fit_time"]
     print(f"disentanglement: Echo and VAE on {args.data} ({len(X)} images), betas "
           f"{args.betas} -> {csv_path}", flush=True)
+    params = _common_params(args)
+
     def results():
         for name in MODELS:
             for beta in args.betas:
-                model = _model(name, beta=beta, **_common_params(args))
+                model = _model(name, beta=beta, **params)
                 start = time.perf_counter()
                 model.fit(X)
                 fit_time = time.perf_counter() - start
@@ -250,20 +302,27 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m skecho", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def add_networks(p):
+        for part in ("encoder", "decoder"):
+            p.add_argument(f"--{part}", metavar="MODULE:FUNCTION", default=None,
+                           help=f"your {part}: a factory importable from the current directory")
+        p.add_argument("-v", "--verbose", action="count", default=0,
+                       help="one line per epoch (-vv: and a progress bar)")
+
     def add_training(p, epochs, n_components, batch_size):
         p.add_argument("--epochs", type=int, default=epochs, help="training epochs per model")
         p.add_argument("--n-components", type=int, default=n_components)
         p.add_argument("--batch-size", type=int, default=batch_size)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--device", default="auto")
-        p.add_argument("-v", "--verbose", action="count", default=0, help="one line per epoch")
+        add_networks(p)
 
     demo = sub.add_parser("demo", help="offline quick start on scikit-learn's digits")
     demo.add_argument("--epochs", type=int, default=50)
     demo.add_argument("--n-components", type=int, default=8)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--device", default="auto")
-    demo.add_argument("-v", "--verbose", action="count", default=0)
+    add_networks(demo)
     demo.set_defaults(func=cmd_demo)
 
     sweep = sub.add_parser("sweep", help="beta sweep -> CSV + PNG")

@@ -449,11 +449,12 @@ def build_networks(input_shape, n_latent, encoder_out, *, architecture="auto", h
     return initialize_weights(encoder, init), initialize_weights(decoder, init)
 
 
-def with_head(body, head_width):
+def with_head(body, head_width, in_features=None):
     """The encoder: ``body`` followed by the channel's linear head of ``head_width`` units.
 
     Every encoder is built here, whatever its body: the head maps the body's ``out_features``
-    features to the channel's parameters (e.g. ``2 * n_latent`` for mean and scale).
+    features (or ``in_features``, for a body without that attribute, such as a user's network)
+    to the channel's parameters (e.g. ``2 * n_latent`` for mean and scale).
 
     Examples
     --------
@@ -462,7 +463,8 @@ def with_head(body, head_width):
     >>> with_head(MLPEncoder((6,), (8,)), 4)(torch.zeros(3, 6)).shape
     torch.Size([3, 4])
     """
-    return nn.Sequential(body, nn.Linear(body.out_features, head_width))
+    in_features = body.out_features if in_features is None else in_features
+    return nn.Sequential(body, nn.Linear(in_features, head_width))
 
 
 def imae_mlp_config(input_shape):

@@ -3,10 +3,14 @@
 The loop owns batching (shuffled batches, optionally dropping the last incomplete one), seeding
 (a CPU shuffling generator and a noise generator on the training device), the learning-rate
 schedule, Adam for the main objective and one Adam per auxiliary module (e.g. an adversary),
-divergence handling (the last finite epoch is restored) and the per-epoch record. What one step
+divergence handling (the last finite epoch is restored), early stopping on a validation score
+(scikit-learn MLP's rule, :class:`EarlyStopping`) and the per-epoch record. What one step
 computes belongs to the model object (``model.loss(x, ctx)``, ``model.update_auxiliary``), never
-to the loop; everything around an epoch is a callback (``on_epoch_end(record)``, which may return
-True to stop, and ``on_batch_end(step, total_steps)``).
+to the loop; everything around an epoch is a callback (:func:`train`'s one protocol:
+``on_epoch_end(owner, record)``, which may return True to stop, ``on_batch_end(owner, batch)``
+and ``on_train_end(owner)``). :class:`TrainingState` is what lasts between calls (optimiser
+state, early stopping) and the position of the running call, so a checkpoint written between
+two epochs continues the call exactly.
 """
 
 import copy
@@ -14,18 +18,23 @@ import math
 import time
 from typing import NamedTuple, Optional
 
+import numpy as np
 import torch
+from sklearn.model_selection import ShuffleSplit
 
+from .callbacks import BatchRecord, EpochRecord
 from .seeding import make_generator
 
 __all__ = [
-    "EpochPrinter",
-    "EpochRecord",
+    "CallPosition",
+    "EarlyStopping",
     "TrainingContext",
     "TrainingDivergedError",
     "TrainingSettings",
+    "TrainingState",
     "learning_rate_factor",
     "make_optimizers",
+    "split_validation",
     "train",
 ]
 
@@ -134,37 +143,165 @@ class TrainingSettings(NamedTuple):
     epochs_before: int = 0
 
 
-class EpochRecord(NamedTuple):
-    """One finished epoch: its number (counted over all calls, from 1), the sample-weighted means
-    of the training batches' loss, rate and distortion (nats) and its duration (seconds)."""
+class EarlyStopping:
+    """scikit-learn MLP's early-stopping rule on a validation score, and its state.
 
-    epoch: int
-    loss: float
-    rate: float
-    distortion: float
-    time: float
+    After every epoch :meth:`update` records the score (greater is better). An epoch that does
+    not beat the best score by at least ``tol`` counts as one without improvement, any other
+    resets the count; training stops when the count exceeds ``n_iter_no_change``
+    (``MLPClassifier``'s code: ``n_iter_no_change + 1`` epochs in a row). The state lasts across
+    warm-started training calls, as in scikit-learn. A NaN score counts as an epoch without
+    improvement and never becomes the best (scikit-learn's comparison would reset the count).
 
+    Parameters
+    ----------
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
 
-class EpochPrinter:
-    """Callback printing one line per epoch (an estimator's ``verbose``).
+    Attributes
+    ----------
+    scores : list of float
+        The score of every validated epoch.
+    best_score : float
+        The best score so far (``-inf`` before the first).
+    best_epoch : int or None
+        The epoch it was reached at.
+    no_improvement : int
+        Epochs in a row without an improvement of at least ``tol``.
+    best : tuple or None
+        ``(model state, optimiser states)`` of the best epoch while a call runs.
 
     Examples
     --------
-    >>> from skecho.training import EpochPrinter, EpochRecord
-    >>> EpochPrinter("BetaVAE").on_epoch_end(EpochRecord(1, 9.5, 1.25, 8.25, 0.5))
-    [BetaVAE] epoch    1  loss     9.5000  rate    1.2500  distortion     8.2500     0.50s
+    >>> from skecho.training import EarlyStopping
+    >>> rule = EarlyStopping(n_iter_no_change=1, tol=0.5)
+    >>> [rule.update(epoch, score, None) for epoch, score in enumerate([1.0, 2.0, 2.2, 1.0], 1)]
+    [False, False, False, True]
+    >>> rule.best_score, rule.best_epoch
+    (2.2, 3)
     """
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, n_iter_no_change=10, tol=1e-4):
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scores = []
+        self.best_score = -math.inf
+        self.best_epoch = None
+        self.no_improvement = 0
+        self.best = None
 
-    def on_epoch_end(self, record):
-        print(
-            f"[{self.name}] epoch {record.epoch:4d}  loss {record.loss:10.4f}  "
-            f"rate {record.rate:9.4f}  distortion {record.distortion:10.4f}  "
-            f"{record.time:7.2f}s",
-            flush=True,
+    @property
+    def exhausted(self):
+        """Whether the rule says stop."""
+        return self.no_improvement > self.n_iter_no_change
+
+    def update(self, epoch, score, snapshot):
+        """Record ``score`` of ``epoch`` (``snapshot``: its state, kept if best); True: stop."""
+        self.scores.append(score)
+        # written so that a NaN score counts as no improvement and never becomes the best
+        self.no_improvement = 0 if score >= self.best_score + self.tol else self.no_improvement + 1
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.best = score, epoch, snapshot
+        return self.exhausted
+
+    def __getstate__(self):
+        return _to_cpu(self.__dict__)
+
+
+class CallPosition(NamedTuple):
+    """Where a running training call stands: its settings, the epochs and steps it has done,
+    and the states of its shuffling and noise generators.
+
+    Examples
+    --------
+    >>> from skecho.training import CallPosition
+    >>> CallPosition(None, 2, 20, ()).epochs_done
+    2
+    """
+
+    settings: TrainingSettings
+    epochs_done: int
+    step: int
+    generators: tuple
+
+
+class TrainingState:
+    """What training keeps between and within calls; :func:`train` updates it after every epoch.
+
+    Attributes
+    ----------
+    optimizer : dict or None
+        ``{name: state_dict}`` of the optimisers after the last finished epoch.
+    early_stopping : EarlyStopping or None
+        The early-stopping rule and its state, kept across calls.
+    unfinished : CallPosition or None
+        The position of the running call after its last finished epoch; None once it ended. A
+        copy of the state taken between two epochs (a checkpoint) holds it, and :func:`train`
+        then continues that call exactly.
+    split_seed : int or None
+        Seed of the validation split, fixed when the model is built, so that every
+        warm-started call holds out the same rows.
+
+    """
+
+    def __init__(self, split_seed=None):
+        self.optimizer = None
+        self.early_stopping = None
+        self.unfinished = None
+        self.split_seed = split_seed
+
+    def begin(self, settings, early_stopping=None):
+        """Set up a training call; return the settings to train with.
+
+        ``early_stopping`` is ``(n_iter_no_change, tol)`` or None. When the state holds an
+        unfinished call (a checkpoint), its settings are returned, on the given device, which
+        must be of the same type (its random generators are).
+        """
+        if early_stopping is None:
+            self.early_stopping = None
+        elif self.early_stopping is None:
+            self.early_stopping = EarlyStopping(*early_stopping)
+        else:
+            self.early_stopping.n_iter_no_change, self.early_stopping.tol = early_stopping
+        if self.unfinished is None:
+            return settings
+        saved = self.unfinished.settings
+        if saved.device.type != settings.device.type:
+            raise ValueError(
+                f"this model was saved in the middle of a fit on {saved.device.type}, whose random "
+                f"generators cannot continue on {settings.device.type}: resume with "
+                f"device={saved.device.type!r}, or call partial_fit (or fit with "
+                f"warm_start=False) to train without finishing the interrupted fit."
+            )
+        return saved._replace(device=settings.device)
+
+    def __getstate__(self):
+        return _to_cpu(self.__dict__)
+
+
+def split_validation(X, fraction, seed, *, min_train=1, owner=""):
+    """``(X_train, X_validation)``: a seeded split of the rows of ``X``, each in their order.
+
+    ``ceil(fraction * len(X))`` rows are held out (``train_test_split``'s rule). Raises a
+    ValueError naming the fix when fewer than 2 rows would be held out or fewer than
+    ``min_train`` would remain; ``owner`` starts the message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skecho.training import split_validation
+    >>> X_train, X_val = split_validation(np.arange(10), 0.2, seed=0)
+    >>> len(X_train), len(X_val), sorted([*X_train, *X_val]) == list(range(10))
+    (8, 2, True)
+    """
+    train, val = next(ShuffleSplit(1, test_size=fraction, random_state=seed).split(X))
+    if len(val) < 2 or len(train) < min_train:
+        raise ValueError(
+            f"{owner}early_stopping holds out validation_fraction={fraction} of the {len(X)} "
+            f"samples: {len(val)} for validation (at least 2 needed) and {len(train)} for "
+            f"training (at least {min_train}); pass more samples or change validation_fraction."
         )
+    return X[np.sort(train)], X[np.sort(val)]
 
 
 def make_optimizers(model, learning_rate, state=None):
@@ -197,8 +334,23 @@ def _snapshot(model, optimizers):
             {name: copy.deepcopy(opt.state_dict()) for name, opt in optimizers.items()})
 
 
-def train(model, data, settings, *, optimizer_state=None, callbacks=()):
-    """Train ``model`` on ``data`` for ``settings.n_epochs`` epochs; return the optimiser state.
+def _to_cpu(obj):
+    """``obj`` with every tensor in its dicts, lists and tuples moved to the CPU (for pickling)."""
+    if torch.is_tensor(obj):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):  # not a NamedTuple
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _hooks(callbacks, name):
+    return [getattr(cb, name) for cb in callbacks if hasattr(cb, name)]
+
+
+def train(model, data, settings, *, state=None, callbacks=(), owner=None, evaluate_epoch=None):
+    """Train ``model`` on ``data`` for ``settings.n_epochs`` epochs; return the training state.
 
     Parameters
     ----------
@@ -209,27 +361,36 @@ def train(model, data, settings, *, optimizer_state=None, callbacks=()):
     data : torch.Tensor of shape (n_samples, ...)
         Training samples as the networks see them (on the CPU; moved to the device if they fit).
     settings : TrainingSettings
-    optimizer_state : dict, optional
-        State of the optimisers from an earlier call (resuming).
+    state : TrainingState, optional
+        Updated in place after every epoch: the optimisers' state (from an earlier call when
+        resuming), the early-stopping rule (when set, the parameters of the best epoch are
+        restored when training ends, however it ends) and the position of the call. When it
+        holds an unfinished call (a checkpoint), training continues that call exactly.
     callbacks : sequence of objects
-        The loop's extension point: after every epoch ``on_epoch_end(record)`` with an
-        :class:`EpochRecord` (a True return value stops training after that epoch), after every
-        step ``on_batch_end(step, total_steps)``; each method is optional.
+        The loop's extension point, each method optional: ``on_batch_end(owner, batch)`` after
+        every step (a :class:`BatchRecord`), ``on_epoch_end(owner, record)`` after every epoch
+        (an :class:`EpochRecord`; a true return value stops training after that epoch) and
+        ``on_train_end(owner)`` when training ends, however it ends.
+    owner : object, optional
+        The first argument of every callback (the estimator); the model when None.
+    evaluate_epoch : callable, optional
+        Called after every finished epoch, before the callbacks, with the model's parameters
+        as they are; returns the epoch's validation score (greater is better; required by
+        early stopping) or None. The model is set back to training mode after it.
 
     Returns
     -------
-    optimizer_state : dict
-        ``{name: state_dict}`` of the optimisers after the last epoch.
+    state : TrainingState
 
     Raises
     ------
     TrainingDivergedError
         When an epoch's mean loss, rate or distortion is not finite; the model's parameters are
-        restored to the last finite epoch first.
+        restored to the last finite epoch first (to the best one with early stopping).
     """
+    state = TrainingState() if state is None else state
     device = settings.device
-    model.train()
-    optimizers = make_optimizers(model, settings.learning_rate, optimizer_state)
+    optimizers = make_optimizers(model, settings.learning_rate, state.optimizer)
     optimizer = optimizers["main"]
     n, batch_size = len(data), settings.batch_size
     data = _place(data, device)
@@ -237,42 +398,68 @@ def train(model, data, settings, *, optimizer_state=None, callbacks=()):
     noise_gen = make_generator(settings.noise_seed, device)
     n_batches = n // batch_size if settings.drop_last else -(-n // batch_size)
     total_steps = settings.n_epochs * n_batches
-    epoch_hooks = [cb.on_epoch_end for cb in callbacks if hasattr(cb, "on_epoch_end")]
-    batch_hooks = [cb.on_batch_end for cb in callbacks if hasattr(cb, "on_batch_end")]
-    step = 0
+    owner = model if owner is None else owner
+    epoch_hooks, batch_hooks = _hooks(callbacks, "on_epoch_end"), _hooks(callbacks, "on_batch_end")
+    done, step, early = 0, 0, state.early_stopping
+    if state.unfinished is not None:  # a checkpoint: continue its call where it stood
+        _, done, step, (shuffle_state, noise_state) = state.unfinished
+        shuffle_gen.set_state(shuffle_state)
+        noise_gen.set_state(noise_state)
     good_state = _snapshot(model, optimizers)
-    for epoch in range(settings.epochs_before, settings.epochs_before + settings.n_epochs):
-        start = time.perf_counter()
-        sums = torch.zeros(3, device=device)  # loss, rate, distortion (sample-weighted)
-        perm = torch.randperm(n, generator=shuffle_gen)
-        for b in range(n_batches):
-            lr = settings.learning_rate * learning_rate_factor(step, total_steps, settings.schedule)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            idx = perm[b * batch_size:(b + 1) * batch_size]
-            x = data[idx.to(data.device)].to(device, non_blocking=True)
-            ctx = TrainingContext(step, total_steps, n, noise_gen, idx, epoch + b / n_batches)
-            out = model.loss(x, ctx)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            optimizer.step()
-            model.update_auxiliary(x, out, ctx, optimizers)
-            step += 1
-            with torch.no_grad():
-                sums += len(x) * torch.stack([out.loss.detach(), out.rate, out.distortion])
-            for hook in batch_hooks:  # per-batch point: progress
-                hook(step, total_steps)
-        loss, rate, distortion = (sums / min(n_batches * batch_size, n)).tolist()
-        if not all(math.isfinite(v) for v in (loss, rate, distortion)):
-            model.load_state_dict(good_state[0])
-            raise TrainingDivergedError(
-                f"the training loss became NaN or infinite in epoch {epoch + 1}",
-                record=EpochRecord(epoch + 1, loss, rate, distortion, time.perf_counter() - start),
-                optimizer_state=good_state[1],
-            )
-        good_state = _snapshot(model, optimizers)
-        record = EpochRecord(epoch + 1, loss, rate, distortion, time.perf_counter() - start)
-        # Per-epoch point: history, printing, and (later) early stopping and checkpoints.
-        if any([bool(hook(record)) for hook in epoch_hooks]):
-            break
-    return good_state[1]
+    if early is not None and early.best is None:
+        early.best = good_state  # the best so far: where this call starts
+    stop = early is not None and state.unfinished is not None and early.exhausted
+    first, end = settings.epochs_before + done, settings.epochs_before + settings.n_epochs
+    try:
+        for epoch in range(first, end):
+            if stop:
+                break
+            model.train()
+            start = time.perf_counter()
+            sums = torch.zeros(3, device=device)  # loss, rate, distortion (sample-weighted)
+            perm = torch.randperm(n, generator=shuffle_gen)
+            for b in range(n_batches):
+                lr = settings.learning_rate * learning_rate_factor(step, total_steps,
+                                                                   settings.schedule)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                idx = perm[b * batch_size:(b + 1) * batch_size]
+                x = data[idx.to(data.device)].to(device, non_blocking=True)
+                ctx = TrainingContext(step, total_steps, n, noise_gen, idx, epoch + b / n_batches)
+                out = model.loss(x, ctx)
+                optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                optimizer.step()
+                model.update_auxiliary(x, out, ctx, optimizers)
+                step += 1
+                with torch.no_grad():
+                    sums += len(x) * torch.stack([out.loss.detach(), out.rate, out.distortion])
+                for hook in batch_hooks:  # per-batch point: progress
+                    hook(owner, BatchRecord(epoch + 1, b + 1, n_batches, step, total_steps))
+            loss, rate, distortion = (sums / min(n_batches * batch_size, n)).tolist()
+            if not all(math.isfinite(v) for v in (loss, rate, distortion)):
+                model.load_state_dict(good_state[0])
+                raise TrainingDivergedError(
+                    f"the training loss became NaN or infinite in epoch {epoch + 1}",
+                    record=EpochRecord(epoch + 1, loss, rate, distortion,
+                                       time.perf_counter() - start, lr),
+                    optimizer_state=good_state[1],
+                )
+            good_state = _snapshot(model, optimizers)
+            state.optimizer = good_state[1]
+            state.unfinished = CallPosition(settings, epoch + 1 - settings.epochs_before, step,
+                                            (shuffle_gen.get_state(), noise_gen.get_state()))
+            score = None if evaluate_epoch is None else evaluate_epoch()
+            stop = early is not None and early.update(epoch + 1, score, good_state)
+            record = EpochRecord(epoch + 1, loss, rate, distortion, time.perf_counter() - start,
+                                 lr, score)
+            # Per-epoch point: history, printing, the user's callbacks (checkpoints, logs, ...).
+            stop = any([bool(hook(owner, record)) for hook in epoch_hooks]) or stop
+    finally:
+        state.unfinished = None
+        if early is not None and early.best is not None:  # however training ended
+            model.load_state_dict(early.best[0])
+            state.optimizer, early.best = early.best[1], None
+        for hook in _hooks(callbacks, "on_train_end"):
+            hook(owner)
+    return state

@@ -1,9 +1,9 @@
 """Validation of the estimators' parameters and inputs, with errors that name the fix.
 
-The checks every estimator shares: integers, reals, choices and size sequences (messages start
-with the estimator's class name), the ``device`` option, the input X and codes Z against the
-fitted shape, and the structure check that keeps a resumed fit from silently keeping networks
-built from other parameter values.
+The checks every estimator shares: integers, reals, booleans, choices and size sequences
+(messages start with the estimator's class name), the user's networks and callbacks, the
+``device`` option, the input X and codes Z against the fitted shape, and the structure check that
+keeps a resumed fit from silently keeping networks built from other parameter values.
 """
 
 import math
@@ -14,13 +14,18 @@ import numpy as np
 import torch
 from sklearn.utils.validation import _check_feature_names, check_array
 
+from .callbacks import as_callback
 from .likelihoods import LIKELIHOODS
 from .training import LR_SCHEDULES
 
 __all__ = [
+    "check_bool",
+    "check_callbacks",
     "check_choice",
     "check_count",
     "check_int",
+    "check_network",
+    "check_partial_fit",
     "check_real",
     "check_shared_params",
     "check_sizes",
@@ -87,6 +92,83 @@ def check_real(value, name, *, low=0, allow_low=True, high=None, allow_high=True
         )
 
 
+def check_bool(value, name, *, owner=None):
+    """Raise TypeError unless ``value`` is True or False.
+
+    Examples
+    --------
+    >>> from skecho.validation import check_bool
+    >>> check_bool("yes", "early_stopping")
+    Traceback (most recent call last):
+    ...
+    TypeError: early_stopping must be True or False, got 'yes'.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_prefix(owner)}{name} must be True or False, got {value!r}.")
+
+
+def check_network(value, name, *, owner=None):
+    """Raise TypeError unless ``value`` is None, a ``torch.nn.Module`` or a callable.
+
+    Examples
+    --------
+    >>> from skecho.validation import check_network
+    >>> check_network(3, "encoder")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: encoder must be None (the built-in network), a torch.nn.Module or a ... got int.
+    """
+    if value is not None and not callable(value):  # a module is callable
+        raise TypeError(
+            f"{_prefix(owner)}{name} must be None (the built-in network), a torch.nn.Module or "
+            f"a callable returning one, got {type(value).__name__}."
+        )
+
+
+def check_callbacks(value, *, owner=None):
+    """Raise TypeError unless ``value`` is None or a list (or tuple) of callbacks.
+
+    Examples
+    --------
+    >>> from skecho.validation import check_callbacks
+    >>> check_callbacks(print)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: callbacks must be None or a list of callbacks, ...; wrap a single callback in a list.
+    """
+    if value is None:
+        return
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"{_prefix(owner)}callbacks must be None or a list of callbacks, got "
+            f"{type(value).__name__}; wrap a single callback in a list."
+        )
+    for callback in value:
+        try:
+            as_callback(callback)
+        except TypeError as exc:
+            raise TypeError(f"{_prefix(owner)}{exc}") from None
+
+
+def check_partial_fit(estimator):
+    """Raise ValueError when ``partial_fit`` cannot apply (early stopping, as in scikit-learn).
+
+    Examples
+    --------
+    >>> from skecho import BetaVAE
+    >>> from skecho.validation import check_partial_fit
+    >>> check_partial_fit(BetaVAE(early_stopping=True))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: BetaVAE: partial_fit does not support early_stopping=True ...
+    """
+    if estimator.early_stopping:
+        raise ValueError(
+            f"{type(estimator).__name__}: partial_fit does not support early_stopping=True (one "
+            f"epoch has nothing to stop); set early_stopping=False, or use fit."
+        )
+
+
 def check_choice(value, name, choices, *, owner=None):
     """Raise ValueError unless ``value`` is one of ``choices``."""
     if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
@@ -120,6 +202,14 @@ def check_shared_params(estimator):
     check_choice(estimator.lr_schedule, "lr_schedule", LR_SCHEDULES, owner=estimator)
     check_choice(estimator.likelihood, "likelihood", LIKELIHOODS, owner=estimator)
     check_sizes(estimator.hidden_sizes, "hidden_sizes", owner=estimator)
+    check_network(estimator.encoder, "encoder", owner=estimator)
+    check_network(estimator.decoder, "decoder", owner=estimator)
+    check_bool(estimator.early_stopping, "early_stopping", owner=estimator)
+    check_real(estimator.validation_fraction, "validation_fraction", allow_low=False, high=1,
+               allow_high=False, owner=estimator)
+    check_int(estimator.n_iter_no_change, "n_iter_no_change", 1, owner=estimator)
+    check_real(estimator.tol, "tol", owner=estimator)
+    check_callbacks(estimator.callbacks, owner=estimator)
     resolve_device(estimator.device)
 
 

@@ -17,7 +17,8 @@ from skecho.base import BaseAutoencoder
 from skecho.channels import GaussianChannel
 from skecho.evaluation import FixedNoise, RowNoise, evaluate
 from skecho.objectives import BetaWeightedRate, Objective
-from skecho.training import EpochRecord, TrainingSettings, train
+from skecho.callbacks import EpochRecord
+from skecho.training import TrainingSettings, train
 
 
 class PlainVAE(BaseAutoencoder):
@@ -26,7 +27,8 @@ class PlainVAE(BaseAutoencoder):
     def __init__(self, n_components=2, *, beta=1.0, architecture="auto", hidden_sizes=None,
                  likelihood="auto", batch_size=16, max_epochs=2, learning_rate=1e-3,
                  lr_schedule="linear_decay", warm_start=False, device="auto", random_state=None,
-                 verbose=0):
+                 verbose=0, encoder=None, decoder=None, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None):
         self.n_components = n_components
         self.beta = beta
         self.architecture = architecture
@@ -40,6 +42,13 @@ class PlainVAE(BaseAutoencoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.encoder = encoder
+        self.decoder = decoder
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
 
     def _build_model(self, shape, likelihood):
         d = self.n_components
@@ -71,14 +80,19 @@ def test_a_composed_estimator_equals_betavae(X):
 
 class Recorder:
     def __init__(self, stop_at=None):
-        self.records, self.steps, self.stop_at = [], [], stop_at
+        self.records, self.steps, self.stop_at, self.owners = [], [], stop_at, set()
 
-    def on_epoch_end(self, record):
+    def on_epoch_end(self, owner, record):
+        self.owners.add(id(owner))
         self.records.append(record)
         return record.epoch == self.stop_at
 
-    def on_batch_end(self, step, total_steps):
-        self.steps.append((step, total_steps))
+    def on_batch_end(self, owner, batch):
+        self.steps.append((batch.step, batch.total_steps))
+        self.batches.append((batch.epoch, batch.batch, batch.n_batches))
+
+    def on_train_end(self, owner):
+        self.ended = True
 
 
 def _model_and_data(X):
@@ -93,11 +107,15 @@ def test_the_loop_reports_every_epoch_and_batch_and_stops_when_asked(X):
                                 schedule="constant", shuffle_seed=0, noise_seed=1,
                                 device=torch.device("cpu"), epochs_before=7)
     recorder = Recorder(stop_at=9)
+    recorder.batches = []
     state = train(model, data, settings, callbacks=[recorder, object()])
     assert [r.epoch for r in recorder.records] == [8, 9]  # continues the clock; stopped at 9
     assert all(isinstance(r, EpochRecord) and np.isfinite(r.loss) for r in recorder.records)
+    assert all(r.learning_rate == 1e-3 and r.validation_score is None for r in recorder.records)
     assert recorder.steps == [(s, 12) for s in range(1, 7)]  # 3 batches per epoch, 2 epochs
-    assert set(state) == {"main"}
+    assert recorder.batches == [(e, b, 3) for e in (8, 9) for b in (1, 2, 3)]
+    assert recorder.owners == {id(model)} and recorder.ended  # no owner given: the model
+    assert set(state.optimizer) == {"main"} and state.unfinished is None
 
 
 def test_evaluation_takes_shared_or_per_row_noise_alike(X):

@@ -12,6 +12,7 @@ from ..channels import EchoChannel
 from ..noise import echo_clip_factor
 from ..objectives import Objective
 from ..validation import check_real
+from ._docs import document_shared
 from ._mixins import RateScheduleMixin, TotalCorrelationMixin
 
 __all__ = ["EchoAutoencoder"]
@@ -22,6 +23,7 @@ BANK_SIZE = 10_000
 FLOOR_WARNING_PER_DIMENSION = 0.5
 
 
+@document_shared
 class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     """Autoencoder with an Echo noise channel and its exact rate (Brekelma et al., 2019).
 
@@ -87,8 +89,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         ``"auto"`` uses CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the batch order and the noise.
-    verbose : int, default=0
-        Print one line per epoch when positive.
+    {training_params}
 
     Attributes
     ----------
@@ -110,7 +111,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
     likelihood_ : str
         The likelihood used.
     architecture_ : str
-        ``"mlp"``, ``"conv28"`` or ``"conv64"``.
+        ``"mlp"``, ``"conv28"`` or ``"conv64"``; ``"user"`` when both networks are yours.
     batch_size_ : int
         Batch size used at the first fit.
     input_shape_ : tuple of int
@@ -123,8 +124,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         Epochs trained so far.
     device_ : str
         Device of the last training run (``"cpu"``, ``"cuda"``, ...).
-    history_ : dict of lists
-        Per-epoch ``loss``, ``rate``, ``distortion`` (nats, training batches) and ``time`` (s).
+    {training_attributes}
 
     See Also
     --------
@@ -194,6 +194,13 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         device="auto",
         random_state=None,
         verbose=0,
+        encoder=None,
+        decoder=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
     ):
         self.n_components = n_components
         self.beta = beta
@@ -216,6 +223,13 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.encoder = encoder
+        self.decoder = decoder
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
 
     def _structure(self):
         return {**super()._structure(), "d_max": self.d_max, "replacement": self.replacement,

@@ -1,11 +1,13 @@
 """FactorVAE: BetaVAE with the total-correlation discriminator penalty on by default."""
 
 from ..priors import DEFAULT_N_PSEUDO_INPUTS
+from ._docs import document_shared
 from .vae import BetaVAE
 
 __all__ = ["FactorVAE"]
 
 
+@document_shared
 class FactorVAE(BetaVAE):
     """FactorVAE (Kim & Mnih, 2018): the ELBO minus ``lambda_tc`` times the total correlation.
 
@@ -23,14 +25,17 @@ class FactorVAE(BetaVAE):
         Weight of the total-correlation term (needs ``batch_size >= 4``).
     beta, prior, encoder_flow, n_pseudo_inputs, flow_hidden_sizes, mmd_weight, \
 discriminator_hidden_sizes, target_rate, beta_schedule, architecture, hidden_sizes, likelihood, \
-batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device, random_state, verbose
+batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device, random_state
         As in :class:`BetaVAE`, with the same defaults.
+    {training_params}
 
     Attributes
     ----------
     module_, eval_seed_, likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, \
 feature_names_in_, n_iter_, device_, history_
         As in :class:`BetaVAE`; ``module_.auxiliary["tc_discriminator"]`` is the discriminator.
+    validation_scores_, best_validation_score_, best_epoch_
+        As in :class:`BetaVAE`.
 
     See Also
     --------
@@ -73,6 +78,13 @@ feature_names_in_, n_iter_, device_, history_
         device="auto",
         random_state=None,
         verbose=0,
+        encoder=None,
+        decoder=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
     ):
         super().__init__(
             n_components,
@@ -97,4 +109,11 @@ feature_names_in_, n_iter_, device_, history_
             device=device,
             random_state=random_state,
             verbose=verbose,
+            encoder=encoder,
+            decoder=decoder,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            callbacks=callbacks,
         )

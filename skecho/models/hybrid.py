@@ -26,6 +26,7 @@ from ..networks import ARCHITECTURES, MLPDecoder, MLPEncoder, build_networks, im
 from ..objectives import BetaWeightedRate, MarginalKLTerms, Objective, VATPenalty
 from ..regularizers import adaptive_vat_radius
 from ..validation import check_choice, check_int, check_real, validate_codes
+from ._docs import fill_hybrid_doc
 
 __all__ = ["HybridAutoencoder", "HybridBetaVAE", "HybridInfoVAE"]
 
@@ -34,63 +35,6 @@ BATCH_NORM_OPTIONS = ("auto", True, False)
 # ADAPTIVE_NEIGHBORS-th nearest neighbour.
 ADAPTIVE_ALPHA = 0.25
 ADAPTIVE_NEIGHBORS = 10
-
-_SHARED_PARAMS_DOC = """n_components : int, default=10
-        Dimension ``K1`` of the continuous code ``z``.
-    n_categories : int, default=10
-        Number of categories ``K2`` of the discrete code ``y``; at least 2.
-    beta : float, default={beta}
-        {beta_doc}
-    temperature : float, default=0.67
-        Gumbel-softmax temperature of the relaxed ``y`` fed to the decoder during training
-        (Jang et al., 2017; 0.67 as in Dupont's JointVAE code); > 0.
-    vat_weight : float, default=1.0
-        Weight of the VAT penalty ``E_x KL(p(y|x) || p(y|x + r_adv))`` (eq. 11); 0 disables VAT.
-    vat_epsilon : float or "adaptive", default={vat_epsilon!r}
-        Radius (L2 norm, in the units of X) of the adversarial perturbation; the paper uses 1
-        on MNIST. ``"adaptive"``: IMSAT's per-sample radius (Hu et al., 2017), 0.25 times the
-        distance from each training sample to its 10th nearest neighbour in the training X
-        (:func:`skecho.regularizers.adaptive_vat_radius`, computed once per ``fit`` /
-        ``partial_fit`` call).
-    architecture : {{"auto", "mlp", "conv"}}, default="auto"
-        ``"auto"`` and ``"mlp"``: the IMAE paper's MLPs (appendix G) unless ``hidden_sizes`` is
-        given; ``"conv"``: skecho's conv nets for 28x28 / 64x64 images.
-    hidden_sizes : sequence of int, default=None
-        Encoder hidden widths (decoder mirrored); ``None``: appendix G, 500-500 with batch norm
-        (decoder 500-500) for MNIST-like data, 1200-1200 (decoder 1200-1200-1200) for 64x64.
-    batch_norm : {{"auto", True, False}}, default="auto"
-        Batch norm after each encoder hidden layer; ``"auto"``: as appendix G with the default
-        sizes (MNIST net only), none with custom ``hidden_sizes``.
-    likelihood : {{"auto", "bernoulli", "gaussian"}}, default="auto"
-        Distortion ``-log p(x|y, z)``; ``"auto"``: Bernoulli for data in [0, 1].
-    batch_size : int, default=200
-        Training batch size; the minibatch estimates of ``I(x; y)`` and of the marginals are
-        biased for small batches.
-    max_epochs : int, default={max_epochs}
-        Training epochs per ``fit``.
-    learning_rate : float, default=1e-3
-        Adam's learning rate.
-    lr_schedule : {{"linear_decay", "constant"}}, default="linear_decay"
-    warm_start : bool, default=False
-    device : str or torch.device, default="auto"
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the batch order, the Gumbel / Gaussian noise and VAT's random
-        directions.
-    verbose : int, default=0"""
-
-_SHARED_ATTRIBUTES_DOC = """labels_ : ndarray of shape (n_samples,)
-        Category (argmax ``p(y|x)``) of every training sample, as ``predict`` gives it.
-    module_ : torch.nn.Module
-        The trained encoder, channel and decoder.
-    eval_seed_ : int
-        Seed of the evaluation noise: each row's 8 standard Gumbel (for ``y``) and normal
-        (for ``z``) draws, averaged by ``score_samples`` / ``rate_distortion``, are a function of
-        the row and this seed.
-    likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, n_iter_, device_,
-    history_ :
-        As for :class:`~skecho.BetaVAE`; ``history_["rate"]`` holds the per-sample
-        ``KL(q(y|x) || U) + KL(q(z|x) || N(0, I))`` of the training batches."""
-
 
 class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
     """Base of the hybrid discrete + continuous autoencoders; not for direct use.
@@ -148,17 +92,16 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
     # ------------------------------------------------------------------ the model
     def _build_model(self, shape, likelihood):
-        # "auto" means the paper's MLP for every input shape (base "auto" would say conv).
-        if self.architecture != "conv":
-            self.architecture_ = "mlp"
         d, k = self.n_components, self.n_categories
         encoder, decoder = self._networks(shape, 2 * d + k, d + k)
         return Autoencoder(encoder, HybridChannel(d, k, self.temperature), decoder, likelihood)
 
-    def _networks(self, shape, head_width, decoder_in):
+    def _builtin_networks(self, shape, head_width, decoder_in):
         if self.architecture == "conv":  # raises, naming the fix, for shapes it cannot take
             return build_networks(shape, decoder_in, head_width, architecture="conv", init="torch")
-        # "auto" and "mlp" both mean the paper's MLP (the paper uses no conv nets).
+        # "auto" and "mlp" both mean the paper's MLP (the paper uses no conv nets; base "auto"
+        # would say conv).
+        self.architecture_ = "mlp"
         if self.hidden_sizes is None:
             encoder_sizes, paper_bn, decoder_sizes = imae_mlp_config(shape)
         else:
@@ -361,7 +304,8 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 
 def _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight, vat_epsilon,
                  architecture, hidden_sizes, batch_norm, likelihood, batch_size, max_epochs,
-                 learning_rate, lr_schedule, warm_start, device, random_state, verbose):
+                 learning_rate, lr_schedule, warm_start, device, random_state, verbose, encoder,
+                 decoder, early_stopping, validation_fraction, n_iter_no_change, tol, callbacks):
     self.n_components = n_components
     self.n_categories = n_categories
     self.beta = beta
@@ -380,6 +324,13 @@ def _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight
     self.device = device
     self.random_state = random_state
     self.verbose = verbose
+    self.encoder = encoder
+    self.decoder = decoder
+    self.early_stopping = early_stopping
+    self.validation_fraction = validation_fraction
+    self.n_iter_no_change = n_iter_no_change
+    self.tol = tol
+    self.callbacks = callbacks
 
 
 class HybridBetaVAE(HybridAutoencoder):
@@ -421,11 +372,14 @@ class HybridBetaVAE(HybridAutoencoder):
                  vat_weight=1.0, vat_epsilon=1.0, architecture="auto", hidden_sizes=None,
                  batch_norm="auto", likelihood="auto", batch_size=200, max_epochs=100,
                  learning_rate=1e-3, lr_schedule="linear_decay", warm_start=False, device="auto",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, encoder=None, decoder=None,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 callbacks=None):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
-                     random_state, verbose)
+                     random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
+                     n_iter_no_change, tol, callbacks)
 
     def _tradeoff(self):
         return BetaWeightedRate(self.beta)
@@ -474,24 +428,19 @@ class HybridInfoVAE(HybridAutoencoder):
                  vat_weight=1.0, vat_epsilon=1.0, architecture="auto", hidden_sizes=None,
                  batch_norm="auto", likelihood="auto", batch_size=200, max_epochs=100,
                  learning_rate=1e-3, lr_schedule="linear_decay", warm_start=False, device="auto",
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, encoder=None, decoder=None,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
+                 callbacks=None):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
-                     random_state, verbose)
+                     random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
+                     n_iter_no_change, tol, callbacks)
 
     def _regularizer_term(self):
         # The per-sample KLs (the "rate") are not part of InfoVAE's objective.
         return MarginalKLTerms(self.beta)
 
 
-def _fill_doc(cls, beta, beta_doc, max_epochs=100, vat_epsilon=1.0):
-    cls.__doc__ = cls.__doc__.format(
-        params=_SHARED_PARAMS_DOC.format(beta=beta, beta_doc=beta_doc, max_epochs=max_epochs,
-                                         vat_epsilon=vat_epsilon),
-        attributes=_SHARED_ATTRIBUTES_DOC,
-    )
-
-
-_fill_doc(HybridBetaVAE, 1.0, "Weight of both KL terms; 1 is the hybrid VAE.")
-_fill_doc(HybridInfoVAE, 1.0, "Weight of the two marginal KL terms.")
+fill_hybrid_doc(HybridBetaVAE, 1.0, "Weight of both KL terms; 1 is the hybrid VAE.")
+fill_hybrid_doc(HybridInfoVAE, 1.0, "Weight of the two marginal KL terms.")

@@ -2,7 +2,8 @@
 
 from ..objectives import IMAETerms
 from ..validation import check_real
-from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
+from ._docs import fill_hybrid_doc
+from .hybrid import HybridAutoencoder, _hybrid_init
 
 __all__ = ["IMAE"]
 
@@ -101,11 +102,13 @@ class IMAE(HybridAutoencoder):
                  vat_epsilon=1.0, architecture="auto", hidden_sizes=None, batch_norm="auto",
                  likelihood="auto", batch_size=200, max_epochs=100, learning_rate=1e-3,
                  lr_schedule="linear_decay", warm_start=False, device="auto", random_state=None,
-                 verbose=0):
+                 verbose=0, encoder=None, decoder=None, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
-                     random_state, verbose)
+                     random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
+                     n_iter_no_change, tol, callbacks)
         self.gamma = gamma
         self.marginal_entropy_weight = marginal_entropy_weight
 
@@ -121,6 +124,6 @@ class IMAE(HybridAutoencoder):
         return IMAETerms(self.beta, gamma, self.marginal_entropy_weight)
 
 
-_fill_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by default, "
-          "of ``gamma = 2 beta``). 5 lies inside the paper's sweep (beta in [1, 10]); on digits "
-          "beta = 1 left 1 to 3 of the 10 categories empty, beta = 5 none.")
+fill_hybrid_doc(IMAE, 5.0, "Weight of the informativeness terms ``L(y)`` and ``L(z)`` (and, by "
+                "default, of ``gamma = 2 beta``). 5 lies inside the paper's sweep (beta in [1, "
+                "10]); on digits beta = 1 left 1 to 3 of the 10 categories empty, beta = 5 none.")

@@ -1,11 +1,13 @@
 """InfoVAE: BetaVAE with the Echo paper's MMD penalty on by default."""
 
 from ..priors import DEFAULT_N_PSEUDO_INPUTS
+from ._docs import document_shared
 from .vae import BetaVAE
 
 __all__ = ["InfoVAE"]
 
 
+@document_shared
 class InfoVAE(BetaVAE):
     """InfoVAE as the Echo paper's baseline: the ELBO minus ``999 * MMD(q(z), p(z))`` (Zhao et al.).
 
@@ -22,13 +24,16 @@ class InfoVAE(BetaVAE):
         Weight of the MMD term.
     beta, prior, encoder_flow, n_pseudo_inputs, flow_hidden_sizes, lambda_tc, \
 discriminator_hidden_sizes, target_rate, beta_schedule, architecture, hidden_sizes, likelihood, \
-batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device, random_state, verbose
+batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device, random_state
         As in :class:`BetaVAE`, with the same defaults.
+    {training_params}
 
     Attributes
     ----------
     module_, eval_seed_, likelihood_, architecture_, batch_size_, input_shape_, n_features_in_, \
 feature_names_in_, n_iter_, device_, history_
+        As in :class:`BetaVAE`.
+    validation_scores_, best_validation_score_, best_epoch_
         As in :class:`BetaVAE`.
 
     See Also
@@ -70,6 +75,13 @@ feature_names_in_, n_iter_, device_, history_
         device="auto",
         random_state=None,
         verbose=0,
+        encoder=None,
+        decoder=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
     ):
         super().__init__(
             n_components,
@@ -94,4 +106,11 @@ feature_names_in_, n_iter_, device_, history_
             device=device,
             random_state=random_state,
             verbose=verbose,
+            encoder=encoder,
+            decoder=decoder,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            callbacks=callbacks,
         )

@@ -4,7 +4,8 @@ import math
 
 from ..objectives import CapacityTerms
 from ..validation import check_real
-from .hybrid import HybridAutoencoder, _fill_doc, _hybrid_init
+from ._docs import fill_hybrid_doc
+from .hybrid import HybridAutoencoder, _hybrid_init
 
 __all__ = ["JointVAE"]
 
@@ -61,11 +62,13 @@ class JointVAE(HybridAutoencoder):
                  vat_epsilon=1.0, architecture="auto", hidden_sizes=None, batch_norm="auto",
                  likelihood="auto", batch_size=200, max_epochs=100, learning_rate=1e-3,
                  lr_schedule="linear_decay", warm_start=False, device="auto", random_state=None,
-                 verbose=0):
+                 verbose=0, encoder=None, decoder=None, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
-                     random_state, verbose)
+                     random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
+                     n_iter_no_change, tol, callbacks)
         self.capacity_y = capacity_y
         self.capacity_z = capacity_z
         self.capacity_warmup = capacity_warmup
@@ -105,4 +108,5 @@ class JointVAE(HybridAutoencoder):
                              self.capacity_warmup * self.max_epochs)
 
 
-_fill_doc(JointVAE, 30.0, "Weight ``gamma`` of the two capacity terms (Dupont's MNIST value).")
+fill_hybrid_doc(JointVAE, 30.0,
+                "Weight ``gamma`` of the two capacity terms (Dupont's MNIST value).")

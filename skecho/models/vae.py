@@ -8,6 +8,7 @@ from ..flows import DEFAULT_FLOW_HIDDEN_SIZES, DEFAULT_FLOW_STEPS, MeanOnlyFlow
 from ..objectives import MMDPenalty, Objective
 from ..priors import DEFAULT_N_PSEUDO_INPUTS, MAFPrior, VampPrior
 from ..validation import check_choice, check_count, check_int, check_real, check_sizes
+from ._docs import document_shared
 from ._mixins import RateScheduleMixin, TotalCorrelationMixin
 
 PRIORS = ("normal", "vamp", "maf")
@@ -16,6 +17,7 @@ ENCODER_FLOWS = (None, "iaf")
 __all__ = ["BetaVAE"]
 
 
+@document_shared
 class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     """Variational autoencoder with a weighted KL term (Higgins et al., 2017; beta = 1: the VAE).
 
@@ -93,8 +95,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         ``"auto"`` uses CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the batch order and the noise.
-    verbose : int, default=0
-        Print one line per epoch when positive.
+    {training_params}
 
     Attributes
     ----------
@@ -108,7 +109,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
     likelihood_ : str
         The likelihood used.
     architecture_ : str
-        ``"mlp"``, ``"conv28"`` or ``"conv64"``.
+        ``"mlp"``, ``"conv28"`` or ``"conv64"``; ``"user"`` when both networks are yours.
     batch_size_ : int
         Batch size used at the first fit.
     input_shape_ : tuple of int
@@ -121,8 +122,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         Epochs trained so far.
     device_ : str
         Device of the last training run (``"cpu"``, ``"cuda"``, ...).
-    history_ : dict of lists
-        Per-epoch ``loss``, ``rate``, ``distortion`` (nats, training batches) and ``time`` (s).
+    {training_attributes}
 
     See Also
     --------
@@ -179,6 +179,13 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         device="auto",
         random_state=None,
         verbose=0,
+        encoder=None,
+        decoder=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
     ):
         self.n_components = n_components
         self.beta = beta
@@ -202,6 +209,13 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.encoder = encoder
+        self.decoder = decoder
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
 
     def _structure(self):
         sizes = self.flow_hidden_sizes
