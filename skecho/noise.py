@@ -273,13 +273,16 @@ def _echo_sum_gather(f, log_s, order):
 # Only S_L and F_R of every level are needed backward.
 #
 # Each level is laid out [left children | right children | carried term] along the first axis,
-# so that every op reads and writes contiguous slabs; _tree_slots(K) is the leaf order this
-# layout needs (slot -> position in the sequence) and _tree_positions(K) its inverse.
+# so that every op reads and writes contiguous slabs: leaf slot x holds the term at sequence
+# position _tree_index(K, "term_of_slot")[x]; _tree_index(K, "slot_of_term") is the inverse.
+
+#: Elements gathered at once when the gradient is summed into its rows (bounds the memory).
+_GATHER_CHUNK = 1 << 22
 
 
 @functools.lru_cache(maxsize=None)
 def _tree_positions(n_terms):
-    """Slot of each sequence position in the leaf level of the tree (a tuple of length K)."""
+    """Leaf slot of each sequence position (a tuple of length K)."""
     if n_terms == 1:
         return (0,)
     half = n_terms // 2
@@ -295,13 +298,26 @@ def _tree_positions(n_terms):
 
 @functools.lru_cache(maxsize=None)
 def _tree_index(n_terms, kind, device):
-    positions = _tree_positions(n_terms)
-    if kind == "positions":
-        values = positions
-    else:  # "slots": the sequence position held by each leaf slot
+    """Index tensors of the leaf layout, by ``kind``: "slot_of_term" (sequence position ->
+    leaf slot), "term_of_slot" (its inverse), and "grad_slot_of_term" / "term_of_grad_slot"
+    for the backward's dL/df buffer, where the left and carried leaves' W is their parents' W
+    itself (see _EchoSum.backward)."""
+    slot_of_term = _tree_positions(n_terms)
+    if "grad" in kind:
+        half, rest = n_terms // 2, n_terms - n_terms // 2
+
+        def grad_slot(slot):
+            if slot < half:
+                return slot
+            return rest + slot - half if slot < 2 * half else half
+
+        slot_of_term = [grad_slot(slot) for slot in slot_of_term]
+    if kind.endswith("of_term"):
+        values = slot_of_term
+    else:
         values = [0] * n_terms
-        for position, slot in enumerate(positions):
-            values[slot] = position
+        for term, slot in enumerate(slot_of_term):
+            values[slot] = term
     return torch.tensor(values, dtype=torch.long, device=device)
 
 
@@ -315,12 +331,33 @@ def _level_sizes(n_terms):
 def _echo_tree_forward(f, log_s, order, keep):
     """The Echo sum by pairwise reduction; with ``keep``, also the ``S_L, F_R`` of every level."""
     n_rows, n_terms = order.shape
-    n_dims = f.shape[1]
-    slots = _tree_index(n_terms, "slots", order.device)
+    n_source, n_dims = f.shape
+    slots = _tree_index(n_terms, "term_of_slot", order.device)
     flat = order.t().index_select(0, slots).reshape(-1)  # leaf slot-major: (K * B,)
-    leaves = torch.stack([f, log_s.exp()]).index_select(1, flat)
-    F, S = leaves.view(2, n_terms, n_rows, n_dims).unbind(0)
-    saved = []
+    table = torch.cat([f, log_s.exp()])  # rows of f, then rows of S
+    if n_terms == 1:
+        return table.index_select(0, flat), []
+    half, rest = n_terms // 2, n_terms - n_terms // 2
+    left, right = flat[:half * n_rows], flat[half * n_rows:2 * half * n_rows]
+    # Two gathers, so that what backward keeps (S_L, F_R) does not hold the rest alive.
+    kept = table.index_select(0, torch.cat([left + n_source, right]))
+    S_L, F_R = kept.view(2, half, n_rows, n_dims).unbind(0)
+    if n_terms % 2:
+        carried = flat[2 * half * n_rows:]
+        rest_index = torch.cat([left, right + n_source, carried, carried + n_source])
+    else:
+        rest_index = torch.cat([left, right + n_source])
+    other = table.index_select(0, rest_index)
+    F_L, S_R = other[:2 * half * n_rows].view(2, half, n_rows, n_dims).unbind(0)
+    F = f.new_empty(rest, n_rows, n_dims)
+    torch.addcmul(F_L, S_L, F_R, out=F[:half])
+    saved = [S_L, F_R] if keep else []
+    if rest > 1:
+        S = f.new_empty(rest, n_rows, n_dims)
+        torch.mul(S_L, S_R, out=S[:half])
+        if n_terms % 2:
+            F[half], S[half] = other[2 * half * n_rows:].view(2, n_rows, n_dims).unbind(0)
+    del other, F_L, S_R
     while len(F) > 1:
         n = len(F)
         half, rest = n // 2, n - n // 2
@@ -357,57 +394,97 @@ class _EchoSum(torch.autograd.Function):
         n_rows, n_terms = order.shape
         n_source, n_dims = ctx.n_source, grad.shape[1]
         n_leaves = n_terms * n_rows
-        # Leaf W and T side by side, each followed by one zero row for absent terms.
+        half, rest = n_terms // 2, n_terms - n_terms // 2
+        # The leaves' dL/df (part 0) and dL/dlog s (part 1), each followed by a zero row for
+        # absent terms. The left and carried leaves share their parents' W, the right leaves
+        # their parents' T, so the parents' W and T are written straight into this buffer:
+        # part 0 = [parents' W | W of the right leaves], part 1 = [T of the left leaves |
+        # parents' T], and the leaf level needs no copies.
         leaf = grad.new_empty(2, n_leaves + 1, n_dims)
         leaf[:, n_leaves] = 0
-        leaf_W = leaf[0, :n_leaves].view(n_terms, n_rows, n_dims)
-        leaf_T = leaf[1, :n_leaves].view(n_terms, n_rows, n_dims)
+        parents_W = leaf[0, :rest * n_rows].view(rest, n_rows, n_dims)
+        right_W = leaf[0, rest * n_rows:n_leaves].view(half, n_rows, n_dims)
+        left_T = leaf[1, :half * n_rows].view(half, n_rows, n_dims)
+        parents_T = leaf[1, half * n_rows:n_leaves].view(rest, n_rows, n_dims)
         sizes = _level_sizes(n_terms)
         W, T = grad.unsqueeze(0), None  # the root; T = 0
-        for level in range(len(sizes) - 2, -1, -1):
+        for level in range(len(sizes) - 2, 0, -1):
             n = sizes[level]
-            half = n // 2
+            h = n // 2
             S_L, F_R = saved[2 * level], saved[2 * level + 1]
-            if level == 0:
-                W_next, T_next = leaf_W, leaf_T
+            if level == 1:
+                W_next, T_next = parents_W, parents_T
             else:
                 W_next = grad.new_empty(n, n_rows, n_dims)
                 T_next = grad.new_empty(n, n_rows, n_dims)
-            W_next[:half] = W[:half]
-            torch.mul(W[:half], S_L, out=W_next[half:2 * half])
+            W_next[:h] = W[:h]
+            torch.mul(W[:h], S_L, out=W_next[h:2 * h])
             if T is None:
-                T_next[half:2 * half] = 0
-                torch.mul(W_next[half:2 * half], F_R, out=T_next[:half])
+                T_next[h:2 * h] = 0
+                torch.mul(W_next[h:2 * h], F_R, out=T_next[:h])
             else:
-                T_next[half:2 * half] = T[:half]
-                torch.addcmul(T[:half], W_next[half:2 * half], F_R, out=T_next[:half])
+                T_next[h:2 * h] = T[:h]
+                torch.addcmul(T[:h], W_next[h:2 * h], F_R, out=T_next[:h])
             if n % 2:
                 W_next[-1] = W[-1]
                 T_next[-1] = 0 if T is None else T[-1]
             W, T = W_next, T_next
-        if n_terms == 1:
-            leaf_W[0] = grad
-            leaf_T[0] = 0
-        if ctx.distinct:
-            # Each source row appears at most once per sequence: gather, for every output row
-            # i and source row j, the leaf of j in i's sequence (or the zero row), and sum over
-            # i. A gather and a sum over a fixed axis: deterministic on every device.
-            positions = _tree_index(n_terms, "positions", order.device)
-            rows = torch.arange(n_rows, device=order.device).unsqueeze(1)
-            where = torch.full((n_rows, n_source), n_leaves, dtype=torch.long, device=order.device)
-            where.scatter_(1, order, positions.unsqueeze(0) * n_rows + rows)
-            where = where.reshape(-1)
-            terms = leaf.view(-1, n_dims).index_select(0, torch.cat([where, where + n_leaves + 1]))
-            grads = terms.view(2, n_rows, n_source, n_dims).sum(1)
+        if len(sizes) <= 2:  # the leaves are the root (K = 1) or its children
+            parents_W.copy_(W)
+            parents_T.zero_()
+        if n_terms > 1:
+            S_L, F_R = saved[0], saved[1]
+            torch.mul(parents_W[:half], S_L, out=right_W)
+            torch.addcmul(parents_T[:half], right_W, F_R, out=left_T)
+        if ctx.distinct and order.device.type != "cpu":
+            grads = _leaves_to_rows_by_gather(leaf, order, n_source)
         else:
-            # Repeats possible: accumulate. index_add_ runs serially (in a fixed order) on the
-            # CPU; on CUDA it uses atomics unless deterministic algorithms are requested.
-            slots = _tree_index(n_terms, "slots", order.device)
-            flat = order.t().index_select(0, slots).reshape(-1)
-            grads = grad.new_zeros(2, n_source, n_dims)
-            for part in range(2):  # along dim 0: several times faster than one call along dim 1
-                grads[part].index_add_(0, flat, leaf[part, :n_leaves])
+            grads = _leaves_to_rows_by_accumulation(leaf, order, n_source)
         return grads[0], grads[1], None, None
+
+
+# The backward's leaf buffer (see _EchoSum.backward) holds the leaves' dL/df (part 0, in the
+# "grad_slot" layout) and dL/dlog s (part 1, in the leaf layout), row slot * B + i for the term
+# of output row i, each part followed by a zero row; both functions below sum every leaf into
+# its source row and return (2, N, d).
+_LEAF_PARTS = (("grad_slot_of_term", "term_of_grad_slot"), ("slot_of_term", "term_of_slot"))
+
+
+def _leaves_to_rows_by_accumulation(leaf, order, n_source):
+    """``index_add_`` of every leaf into its source row; rows may repeat within a sequence.
+    On the CPU index_add_ runs serially in a fixed order (deterministic at any thread count)
+    and reads the leaves once; on CUDA it uses atomics unless deterministic algorithms are
+    requested."""
+    n_rows, n_terms = order.shape
+    n_leaves = n_rows * n_terms
+    grads = leaf.new_zeros(2, n_source, leaf.shape[-1])
+    for part, (_, kind) in enumerate(_LEAF_PARTS):
+        terms = _tree_index(n_terms, kind, order.device)
+        source_rows = order.t().index_select(0, terms).reshape(-1)
+        grads[part].index_add_(0, source_rows, leaf[part, :n_leaves])
+    return grads
+
+
+def _leaves_to_rows_by_gather(leaf, order, n_source):
+    """For sequences without repeats: gather, for every output row i and source row j, the
+    leaf of j in i's sequence (or the zero row), and sum over i in fixed chunks (a bounded
+    intermediate). No atomics: deterministic on every device."""
+    n_rows, n_terms = order.shape
+    n_leaves, n_dims = n_rows * n_terms, leaf.shape[-1]
+    rows = torch.arange(n_rows, device=order.device).unsqueeze(1)
+    where = order.new_full((2, n_rows, n_source), n_leaves)
+    for part, (kind, _) in enumerate(_LEAF_PARTS):
+        slots = _tree_index(n_terms, kind, order.device)
+        where[part].scatter_(1, order, slots.unsqueeze(0) * n_rows + rows)
+    where[1] += n_leaves + 1
+    flat_leaf = leaf.view(-1, n_dims)
+    chunk = max(1, _GATHER_CHUNK // (2 * n_source * n_dims))
+    grads = None
+    for start in range(0, n_rows, chunk):
+        index = where[:, start:start + chunk].reshape(-1)
+        part = flat_leaf.index_select(0, index).view(2, -1, n_source, n_dims).sum(1)
+        grads = part if grads is None else grads.add_(part)
+    return grads
 
 
 def _other_rows_order(n_rows, n_terms, replacement, generator, device):
