@@ -124,9 +124,15 @@ def echo_noise(f, s=None, *, log_s=None, d_max=None, replacement=False, generato
         eps_i = f(x(1)) + S(x(1)) f(x(2)) + S(x(1)) S(x(2)) f(x(3)) + ...
 
     truncated at ``K = min(d_max, B - 1)`` terms. The weight of term ``k`` is the product of the
-    scales of the earlier terms only (an exclusive cumulative product, computed in log space).
-    Gradients flow through every neighbour's ``f`` and ``S``. With ``z = f(x) + S(x) * eps``,
-    ``z`` has the same distribution as ``eps`` (Lemma 2.1 of the Echo paper).
+    scales of the earlier terms only. Gradients flow through every neighbour's ``f`` and ``S``.
+    With ``z = f(x) + S(x) * eps``, ``z`` has the same distribution as ``eps`` (Lemma 2.1 of
+    the Echo paper). The sum is :func:`echo_sum` over the drawn orders (a pairwise reduction,
+    ``O(B K d)`` work in ``log2 K`` vectorised steps, bitwise reproducible on the CPU at any
+    thread count).
+
+    The orders sort ``B x B`` uniform keys from ``generator`` (row ``i``'s own key pushed last;
+    ties, which float32 keys have, broken by the lower index as a stable sort does); with
+    ``replacement`` every term is an independent uniform draw of the other rows.
 
     Parameters
     ----------
@@ -194,8 +200,8 @@ def echo_sum(f, log_s, order):
     The sum is a composition of the affine maps ``e -> f(x(k)) + S(x(k)) e`` and is reduced
     pairwise, ``log2 K`` levels of vectorised products over every row at once (forward and
     backward in one custom autograd function, see ``_EchoSum``): it costs ``O(B K d)`` like the
-    direct sum but never exponentiates or cumulates a ``(B, K, d)`` tensor, so it is several
-    times faster, and the weights are products of scales in ``(0, 1)`` that can only
+    direct sum but never exponentiates or cumulates a ``(B, K, d)`` tensor, so it is about
+    three times faster on a CPU (``benchmarks/bench_echo_noise.py``), and the weights are products of scales in ``(0, 1)`` that can only
     underflow to 0. Its values equal those of the direct sum up to float rounding.
     Deterministic on the CPU at any thread count. Differentiable once (no double backward).
 
@@ -224,8 +230,9 @@ def echo_sum(f, log_s, order):
 
 
 def _echo_sum(f, log_s, order, distinct):
-    """:func:`echo_sum`; ``distinct=True`` promises that no row repeats within a sequence (the
-    gradient is then gathered row by row instead of accumulated with ``index_add_``)."""
+    """:func:`echo_sum`; ``distinct=True`` promises that no row repeats within a sequence, so
+    that off the CPU the gradient is gathered row by row (no atomics) instead of accumulated
+    with ``index_add_``."""
     if f.dim() != 2 or f.shape != log_s.shape:
         raise ValueError(
             f"f and log_s must both be (N, d) tensors of the same shape, got {tuple(f.shape)} "
