@@ -179,7 +179,8 @@ def bench_noise(batches, rounds, alternatives, clock):
           f"{'fastest /':>10s} {'peak MiB':>9s}")
     for batch in batches:
         f, log_s = noise_inputs(batch)
-        contenders = {name: (lambda k=k: forward_backward(k, f, log_s)) for name, k in kernels.items()}
+        contenders = {name: (lambda k=k: forward_backward(k, f, log_s))
+                      for name, k in kernels.items()}
         for fn in contenders.values():  # warm-up
             fn()
         repeats = max(1, int(round(2e5 / batch ** 2)))

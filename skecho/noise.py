@@ -201,9 +201,10 @@ def echo_sum(f, log_s, order):
     pairwise, ``log2 K`` levels of vectorised products over every row at once (forward and
     backward in one custom autograd function, see ``_EchoSum``): it costs ``O(B K d)`` like the
     direct sum but never exponentiates or cumulates a ``(B, K, d)`` tensor, so it is about
-    three times faster on a CPU (``benchmarks/bench_echo_noise.py``), and the weights are products of scales in ``(0, 1)`` that can only
-    underflow to 0. Its values equal those of the direct sum up to float rounding.
-    Deterministic on the CPU at any thread count. Differentiable once (no double backward).
+    three times faster on a CPU (``benchmarks/bench_echo_noise.py``), and the weights are
+    products of scales in ``(0, 1)`` that can only underflow to 0. Its values equal those of
+    the direct sum up to float rounding. Deterministic on the CPU at any thread count.
+    Differentiable once (no double backward).
 
     Parameters
     ----------
