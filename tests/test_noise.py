@@ -11,12 +11,16 @@ import pytest
 import torch
 from scipy import stats
 
+from skecho import noise
 from skecho.noise import (
+    _echo_sum,
+    _echo_sum_gather,
     _other_rows_order,
     echo_clip_factor,
     echo_log_scale,
     echo_noise,
     echo_rate,
+    echo_sum,
     gaussian_kl,
     gaussian_sample,
 )
@@ -187,3 +191,123 @@ def test_gaussian_kl_matches_torch_distributions_and_monte_carlo():
     z = z.reshape(200_000, 4, 3)
     mc = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
     torch.testing.assert_close(mc, kl, atol=0.02, rtol=0.01)
+
+
+# ---------------------------------------------------------------- the Echo sum's kernel
+# echo_sum / echo_noise reduce the terms pairwise in a custom autograd Function; the direct
+# sum (_echo_sum_gather, differentiated by autograd) is the reference.
+
+def _echo_inputs(n_source, d, dtype=torch.float64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    f = torch.tanh(torch.randn(n_source, d, generator=gen, dtype=dtype)).requires_grad_()
+    log_s = torch.log(0.05 + 0.9 * torch.rand(n_source, d, generator=gen, dtype=dtype))
+    return f, log_s.requires_grad_()
+
+
+def _random_orders(n_rows, n_source, n_terms, repeats, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    if repeats:
+        return torch.randint(0, n_source, (n_rows, n_terms), generator=gen)
+    return torch.stack([torch.randperm(n_source, generator=gen)[:n_terms] for _ in range(n_rows)])
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+@pytest.mark.parametrize("n_rows, n_source, n_terms", [
+    (2, 2, 1), (3, 3, 2), (5, 5, 4), (6, 6, 3), (7, 9, 5), (9, 9, 8), (12, 12, 11), (4, 13, 13),
+])
+def test_echo_sum_function_passes_gradcheck(n_rows, n_source, n_terms, distinct):
+    f, log_s = _echo_inputs(n_source, 2)
+    order = _random_orders(n_rows, n_source, n_terms, repeats=not distinct, seed=n_terms)
+    assert torch.autograd.gradcheck(lambda a, b: _echo_sum(a, b, order, distinct), (f, log_s))
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("n_rows, n_terms", [(100, 99), (100, 40), (33, 32), (33, 1), (64, 17)])
+@pytest.mark.parametrize("replacement", [False, True])
+def test_echo_noise_equals_the_direct_sum_in_values_and_gradients(
+        n_rows, n_terms, replacement, dtype, tol):
+    f, log_s = _echo_inputs(n_rows, 8, dtype=dtype)
+    eps = echo_noise(f, log_s=log_s, d_max=n_terms, replacement=replacement,
+                     generator=torch.Generator().manual_seed(5))
+    # the same orders: echo_noise draws them from the generator exactly so
+    order = _other_rows_order(n_rows, n_terms, replacement, torch.Generator().manual_seed(5), "cpu")
+    reference = _echo_sum_gather(f, log_s, order)
+    weights = torch.randn(eps.shape, generator=torch.Generator().manual_seed(6), dtype=dtype)
+    grads = torch.autograd.grad(eps, (f, log_s), weights)
+    reference_grads = torch.autograd.grad(reference, (f, log_s), weights)
+    torch.testing.assert_close(eps, reference, rtol=tol, atol=tol)
+    for got, expected in zip(grads, reference_grads):
+        scale = float(expected.abs().max())
+        torch.testing.assert_close(got, expected, rtol=tol, atol=tol * scale)
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_echo_sum_with_banked_rows_and_repeats_equals_the_direct_sum(distinct):
+    f, log_s = _echo_inputs(30, 3)  # a bank of 30 codes, 7 output rows of 20 terms
+    order = _random_orders(7, 30, 20, repeats=not distinct, seed=1)
+    got = _echo_sum(f, log_s, order, distinct)
+    expected = _echo_sum_gather(f, log_s, order)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(torch.autograd.grad(got.sum(), (f, log_s)),
+                               torch.autograd.grad(expected.sum(), (f, log_s)))
+    torch.testing.assert_close(echo_sum(f, log_s, order), expected)
+    with torch.no_grad():  # the forward-only path
+        torch.testing.assert_close(echo_sum(f, log_s, order), expected)
+
+
+@pytest.mark.parametrize("n_terms", [1, 6, 49])
+def test_both_ways_of_summing_the_leaves_into_rows_agree(monkeypatch, n_terms):
+    # the CPU accumulates with index_add_; other devices gather (no atomics) when no row
+    # repeats within a sequence, in chunks of rows
+    n_rows, n_dims = 50, 4
+    order = _other_rows_order(n_rows, n_terms, False, torch.Generator().manual_seed(0), "cpu")
+    leaf = torch.randn(2, n_terms * n_rows + 1, n_dims, dtype=torch.float64,
+                       generator=torch.Generator().manual_seed(1))
+    leaf[:, -1] = 0
+    accumulated = noise._leaves_to_rows_by_accumulation(leaf, order, n_rows)
+    torch.testing.assert_close(noise._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
+    monkeypatch.setattr(noise, "_GATHER_CHUNK", 2 * n_rows * n_dims * 7)  # 7 rows per chunk
+    torch.testing.assert_close(noise._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_echo_noise_is_bitwise_deterministic_at_one_and_two_threads(replacement):
+    f, log_s = _echo_inputs(100, 16, dtype=torch.float32)
+    weights = torch.randn(100, 16, generator=torch.Generator().manual_seed(1))
+
+    def run():
+        eps = echo_noise(f, log_s=log_s, replacement=replacement,
+                         generator=torch.Generator().manual_seed(2))
+        return (eps, *torch.autograd.grad(eps, (f, log_s), weights))
+
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 1, 2):
+            torch.set_num_threads(n)
+            results.append(run())
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+
+
+def test_random_orders_are_the_stable_sort_of_the_uniform_keys():
+    # 2048 rows of float32 keys (multiples of 2**-24): most batches hold ties, which go to
+    # the lower index, as on every device
+    n_rows = 2048
+    keys = torch.rand(n_rows, n_rows, generator=torch.Generator().manual_seed(3))
+    keys.fill_diagonal_(2.0)
+    expected = torch.sort(keys, dim=1, stable=True).indices[:, :n_rows - 1]
+    ties = (keys.sort(dim=1).values.diff(dim=1) == 0).any(dim=1)
+    assert ties.sum() > 10  # the test has ties to settle
+    order = _other_rows_order(n_rows, n_rows - 1, False, torch.Generator().manual_seed(3), "cpu")
+    assert torch.equal(order, expected)
+
+
+def test_echo_sum_is_differentiable_once():
+    f, log_s = _echo_inputs(5, 2)
+    eps = echo_noise(f, log_s=log_s, generator=torch.Generator().manual_seed(0))
+    (grad,) = torch.autograd.grad(eps.pow(2).sum(), f, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        grad.sum().backward()

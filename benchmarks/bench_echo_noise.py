@@ -1,0 +1,267 @@
+"""Echo noise at the VAE's cost: the Echo sum's kernel, and EchoAutoencoder / BetaVAE per epoch.
+
+Three parts, each alternating its contenders round by round so that machine drift hits all of
+them, each printing the median and the fastest (least disturbed on a shared machine) round:
+
+- ``noise``: forward + backward of the Echo noise of a ``(B, 32)`` batch at B = 100 / 512 / 1024,
+  before (the direct sum ``skecho.noise._echo_sum_gather`` over orders sorted by
+  ``torch.argsort``, the pre-change sampler) and after (:func:`skecho.noise.echo_noise`), with
+  the peak memory of one forward + backward: the high-water mark of the bytes allocated by
+  torch's CPU allocator, from the allocation events of ``torch.profiler`` (``profile_memory``);
+  the inputs are not counted.
+- ``alternatives`` (``--alternatives``): other formulations measured against the same inputs,
+  e.g. the per-dimension ``(B, B, d)`` weight matrix with a batched matrix-vector product.
+- ``epoch``: per-epoch seconds (``history_["time"]``, the training epoch itself) of BetaVAE,
+  EchoAutoencoder and EchoAutoencoder with the pre-change noise, one epoch per ``partial_fit``
+  call, on the MLP 784-512-512 (latent 32, batch 100, ``--n-mlp`` random binary 784-pixel rows)
+  and on the 28x28 conv nets (``architecture="auto"``, ``--n-conv`` random binary 28x28 images).
+  Targets: Echo / VAE <= 1.05 (MLP) and <= 1.02 (conv).
+
+Times are CPU seconds of the process (``time.process_time``, ``--clock cpu``, the default) or
+wall seconds (``--clock wall``). CPU time is what a shared machine measures most steadily (time
+spent preempted by other work is not counted); it equals the wall time of an unloaded machine
+only with one thread: use ``OMP_NUM_THREADS=1`` (or ``--threads 1``) with it. For the epochs,
+``--clock cpu`` reads the training loop's epoch clock as CPU time (``history_["time"]`` then
+holds CPU seconds). Usage::
+
+    python benchmarks/bench_echo_noise.py                  # everything, about 10 minutes
+    python benchmarks/bench_echo_noise.py --parts noise --alternatives
+    python benchmarks/bench_echo_noise.py --parts epoch --rounds 5
+"""
+
+import argparse
+import contextlib
+import statistics
+import time
+import types
+
+import numpy as np
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+import skecho.channels
+import skecho.training
+from skecho import BetaVAE, EchoAutoencoder
+from skecho.noise import (
+    _echo_sum_gather,
+    echo_clip_factor,
+    echo_log_scale,
+    echo_noise,
+)
+
+
+# ---------------------------------------------------------------------------- the contenders
+def noise_before(f, s=None, *, log_s=None, d_max=None, replacement=False, generator=None):
+    """The pre-change Echo noise: orders from ``torch.argsort`` of the same uniform keys, then
+    the direct (gathered) sum. Same signature as :func:`skecho.noise.echo_noise` (no
+    replacement), so that it can stand in for it in a training run."""
+    if replacement:
+        raise ValueError("noise_before: the comparison covers sampling without replacement")
+    log_s = torch.log(s) if log_s is None else log_s
+    n_rows = f.shape[0]
+    n_terms = n_rows - 1 if d_max is None else min(int(d_max), n_rows - 1)
+    keys = torch.rand(n_rows, n_rows, generator=generator, device=f.device)
+    keys.fill_diagonal_(2.0)
+    order = torch.argsort(keys, dim=1)[:, :n_terms]
+    return _echo_sum_gather(f, log_s, order)
+
+
+def noise_weight_matrix(f, s=None, *, log_s=None, d_max=None, replacement=False, generator=None):
+    """Alternative: the ``(B, B, d)`` matrix of every row's weight in every other row's sum,
+    from the exclusive cumulative sum of ``log S`` along each order, then one batched
+    matrix-vector product per dimension (autograd backward)."""
+    n_rows, n_dims = f.shape
+    n_terms = n_rows - 1 if d_max is None else min(int(d_max), n_rows - 1)
+    keys = torch.rand(n_rows, n_rows, generator=generator, device=f.device)
+    keys.fill_diagonal_(2.0)
+    order = torch.argsort(keys, dim=1)[:, :n_terms]
+    log_s_terms = log_s.index_select(0, order.reshape(-1)).view(n_rows, n_terms, n_dims)
+    weights = torch.exp(torch.cumsum(log_s_terms, dim=1) - log_s_terms)
+    index = order.unsqueeze(2).expand(n_rows, n_terms, n_dims)
+    matrix = f.new_zeros(n_rows, n_rows, n_dims).scatter(1, index, weights)  # (i, j, c)
+    return torch.bmm(matrix.permute(2, 0, 1), f.t().unsqueeze(2)).squeeze(2).t()
+
+
+NOISE = {"before": noise_before, "after": echo_noise}
+ALTERNATIVES = {"weight matrix": noise_weight_matrix}
+
+
+# ---------------------------------------------------------------------------- measurement
+def noise_inputs(batch, n_dims=32, seed=0):
+    """Codes and log-scales as an Echo channel makes them (f = 16 tanh(a / 16), centred)."""
+    gen = torch.Generator().manual_seed(seed)
+    a = 4.0 * torch.randn(batch, n_dims, generator=gen)
+    f = 16.0 * torch.tanh(a / 16.0)
+    f = f - f.mean(dim=0)
+    log_s = echo_log_scale(torch.randn(batch, n_dims, generator=gen),
+                           echo_clip_factor(batch - 1))
+    return f.requires_grad_(), log_s.requires_grad_()
+
+
+def forward_backward(noise, f, log_s, seed=0):
+    eps = noise(f, log_s=log_s, generator=torch.Generator().manual_seed(seed))
+    return torch.autograd.grad(eps, (f, log_s), torch.ones_like(eps))
+
+
+def peak_memory(fn):
+    """High-water mark (bytes) of torch's CPU allocations made while ``fn()`` runs."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    sizes = []
+
+    def walk(node):
+        if node.typed[0].name == "Allocation":
+            sizes.append((node.start_time_ns, node.typed[1].alloc_size))
+        for child in node.children:
+            walk(child)
+
+    for root in prof.profiler.kineto_results.experimental_event_tree():
+        walk(root)
+    current = peak = 0
+    for _, size in sorted(sizes):
+        current += size
+        peak = max(peak, current)
+    return peak
+
+
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+@contextlib.contextmanager
+def epoch_clock(clock):
+    """Make the training loop time its epochs with ``clock`` (its module's ``time``)."""
+    if clock is time.perf_counter or not hasattr(skecho.training, "time"):
+        yield
+        return
+    saved = skecho.training.time
+    skecho.training.time = types.SimpleNamespace(perf_counter=clock)
+    try:
+        yield
+    finally:
+        skecho.training.time = saved
+
+
+@contextlib.contextmanager
+def noise_swapped():
+    """Yield ``swap(noise)``, which makes the Echo channel train with ``noise``; restored after."""
+    saved = skecho.channels.echo_noise
+
+    def swap(noise):
+        skecho.channels.echo_noise = noise
+
+    try:
+        yield swap
+    finally:
+        skecho.channels.echo_noise = saved
+
+
+def alternate(contenders, rounds, repeats, clock=time.perf_counter):
+    """Seconds per call of each contender: one entry per round (mean of ``repeats`` calls)."""
+    times = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = clock()
+            for _ in range(repeats):
+                fn()
+            times[name].append((clock() - start) / repeats)
+    return times
+
+
+def summary(times, name, base):
+    med, fast = statistics.median(times[name]), min(times[name])
+    return med, fast, med / statistics.median(times[base]), fast / min(times[base])
+
+
+def bench_noise(batches, rounds, alternatives, clock):
+    print("\n== Echo noise, forward + backward, (B, 32), no replacement, d_max = B - 1 ==")
+    kernels = dict(NOISE, **(ALTERNATIVES if alternatives else {}))
+    print(f"{'B':>5s} {'kernel':14s} {'median ms':>10s} {'fastest ms':>11s} {'/ before':>9s} "
+          f"{'fastest /':>10s} {'peak MiB':>9s}")
+    for batch in batches:
+        f, log_s = noise_inputs(batch)
+        contenders = {name: (lambda k=k: forward_backward(k, f, log_s))
+                      for name, k in kernels.items()}
+        for fn in contenders.values():  # warm-up
+            fn()
+        repeats = max(1, int(round(2e5 / batch ** 2)))
+        times = alternate(contenders, rounds, repeats, clock)
+        for name, fn in contenders.items():
+            med, fast, ratio, ratio_fast = summary(times, name, "before")
+            print(f"{batch:5d} {name:14s} {med * 1e3:10.3f} {fast * 1e3:11.3f} {ratio:9.3f} "
+                  f"{ratio_fast:10.3f} {peak_memory(fn) / 2**20:9.1f}")
+    keys = torch.rand(100, 100)
+    sorts = {"torch.argsort": lambda: torch.argsort(keys, dim=1),
+             "echo_noise's": lambda: skecho.noise._other_rows_order(100, 99, False, None, "cpu")}
+    times = alternate(sorts, rounds, 200, clock)
+    print("random orders at B = 100 (keys drawn inside the second only): "
+          + ", ".join(f"{k} {min(v) * 1e6:.0f} us" for k, v in times.items()))
+
+
+def binary_rows(n, n_features, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, n_features)) < 0.13).astype(np.float32)
+
+
+def bench_epoch(n_mlp, n_conv, rounds, clock):
+    print("\n== per-epoch seconds, latent 32, batch 100, one epoch per partial_fit ==")
+    common = dict(n_components=32, batch_size=100, learning_rate=3e-4, lr_schedule="constant",
+                  random_state=0)
+    setups = {
+        "MLP 784-512-512": (binary_rows(n_mlp, 784),
+                            dict(architecture="mlp", hidden_sizes=(512, 512)), 1.05),
+        "conv 28x28": (binary_rows(n_conv, 784).reshape(n_conv, 28, 28),
+                       dict(architecture="auto"), 1.02),
+    }
+    for title, (X, extra, target) in setups.items():
+        models = {
+            "VAE": (BetaVAE(**common, **extra), echo_noise),
+            "Echo": (EchoAutoencoder(**common, **extra), echo_noise),
+            "Echo before": (EchoAutoencoder(**common, **extra), noise_before),
+        }
+        with noise_swapped() as swap:
+            for model, noise in models.values():  # warm-up epoch
+                swap(noise)
+                model.partial_fit(X[:300])
+        times = {name: [] for name in models}
+        with epoch_clock(clock), noise_swapped() as swap:
+            for _ in range(rounds):
+                for name, (model, noise) in models.items():
+                    swap(noise)
+                    model.partial_fit(X)
+                    times[name].append(model.history_["time"][-1])
+        print(f"{title} ({len(X)} rows):")
+        for name in models:
+            med, fast, ratio, ratio_fast = summary(times, name, "VAE")
+            print(f"  {name:12s} median {med:7.3f} s  fastest {fast:7.3f} s   / VAE: median "
+                  f"{ratio:.3f}, fastest {ratio_fast:.3f}"
+                  + (f"  (target <= {target})" if name == "Echo" else ""))
+        pairs = [e / v for e, v in zip(times["Echo"], times["VAE"])]
+        print(f"  Echo / VAE per round: {', '.join(f'{r:.3f}' for r in pairs)}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=["noise", "epoch"],
+                        choices=("noise", "epoch"))
+    parser.add_argument("--batches", nargs="+", type=int, default=[100, 512, 1024])
+    parser.add_argument("--alternatives", action="store_true",
+                        help="also time the other formulations of the Echo sum")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--n-mlp", type=int, default=10_000)
+    parser.add_argument("--n-conv", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--clock", default="cpu", choices=tuple(CLOCKS))
+    args = parser.parse_args(argv)
+    clock = CLOCKS[args.clock]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, CPU, threads {torch.get_num_threads()}, "
+          f"{args.rounds} rounds, {args.clock} seconds")
+    if "noise" in args.parts:
+        bench_noise(args.batches, args.rounds, args.alternatives, clock)
+    if "epoch" in args.parts:
+        bench_epoch(args.n_mlp, args.n_conv, args.rounds, clock)
+
+
+if __name__ == "__main__":
+    main()
