@@ -4,7 +4,7 @@ Three parts, each alternating its contenders round by round so that machine drif
 them, each printing the median and the fastest (least disturbed on a shared machine) round:
 
 - ``noise``: forward + backward of the Echo noise of a ``(B, 32)`` batch at B = 100 / 512 / 1024,
-  before (the direct sum ``skecho.noise._echo_sum_gather`` over orders sorted by
+  before (the direct sum ``skecho.echo_sum._echo_sum_gather`` over orders sorted by
   ``torch.argsort``, the pre-change sampler) and after (:func:`skecho.noise.echo_noise`), with
   the peak memory of one forward + backward: the high-water mark of the bytes allocated by
   torch's CPU allocator, from the allocation events of ``torch.profiler`` (``profile_memory``);
@@ -42,8 +42,8 @@ from torch.profiler import ProfilerActivity, profile
 import skecho.channels
 import skecho.training
 from skecho import BetaVAE, EchoAutoencoder
+from skecho.echo_sum import _echo_sum_gather
 from skecho.noise import (
-    _echo_sum_gather,
     echo_clip_factor,
     echo_log_scale,
     echo_noise,

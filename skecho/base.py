@@ -30,7 +30,7 @@ from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importab
     evaluate,
 )
 from .likelihoods import get_likelihood
-from .networks import initialize_output_bias
+from .initialization import initialize_output_bias
 from .seeding import make_generator, seed_sequence, seeded
 from .training import (  # noqa: F401 (DEVICE_DATA_FRACTION, LR_SCHEDULES: importable here)
     DEVICE_DATA_FRACTION,

@@ -11,10 +11,9 @@ import pytest
 import torch
 from scipy import stats
 
-from skecho import noise
+from skecho import echo_sum as kernel
+from skecho.echo_sum import _echo_sum, _echo_sum_gather
 from skecho.noise import (
-    _echo_sum,
-    _echo_sum_gather,
     _other_rows_order,
     echo_clip_factor,
     echo_log_scale,
@@ -264,10 +263,10 @@ def test_both_ways_of_summing_the_leaves_into_rows_agree(monkeypatch, n_terms):
     leaf = torch.randn(2, n_terms * n_rows + 1, n_dims, dtype=torch.float64,
                        generator=torch.Generator().manual_seed(1))
     leaf[:, -1] = 0
-    accumulated = noise._leaves_to_rows_by_accumulation(leaf, order, n_rows)
-    torch.testing.assert_close(noise._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
-    monkeypatch.setattr(noise, "_GATHER_CHUNK", 2 * n_rows * n_dims * 7)  # 7 rows per chunk
-    torch.testing.assert_close(noise._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
+    accumulated = kernel._leaves_to_rows_by_accumulation(leaf, order, n_rows)
+    torch.testing.assert_close(kernel._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
+    monkeypatch.setattr(kernel, "_GATHER_CHUNK", 2 * n_rows * n_dims * 7)  # 7 rows per chunk
+    torch.testing.assert_close(kernel._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
 
 
 @pytest.mark.parametrize("replacement", [False, True])
