@@ -12,6 +12,7 @@ are importable from here as before. The ``encoder`` / ``decoder`` parameters com
 """
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ from .training import (  # noqa: F401 (DEVICE_DATA_FRACTION, LR_SCHEDULES: impor
     LR_SCHEDULES,
     TrainingContext,
     TrainingDivergedError,
+    TrainingInterrupted,
     TrainingSettings,
     TrainingState,
     learning_rate_factor,
@@ -228,7 +230,7 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
         try:
             train(model, self._as_tensor(X_train), settings, state=self._training,
                   **self._loop_options(X, X_val, settings))
-        except TrainingDivergedError as exc:
+        except (TrainingDivergedError, TrainingInterrupted) as exc:
             _stopped_early(self, exc, X, settings.noise_seed, device)  # re-raises
         self._finish_training(X, settings.noise_seed, device)
         return self
@@ -426,9 +428,23 @@ def _initialize(estimator, X, init_seed):
 
 
 def _stopped_early(estimator, exc, X, noise_seed, device):
-    """Training diverged: keep the last finite (or best) epoch, already restored, derive the
-    evaluation state from it so that every method works, and re-raise with the likely causes."""
+    """Training diverged or was interrupted: keep the last finite / complete (or best) epoch,
+    already restored, derive the evaluation state from it so that every method works, and
+    re-raise (the divergence with its likely causes). An interruption before any epoch of the
+    estimator finished leaves it unfitted: every method then raises ``NotFittedError``."""
+    if isinstance(exc, TrainingInterrupted) and estimator.n_iter_ == 0:
+        for key in [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_")]:
+            delattr(estimator, key)
+        raise exc
     estimator._finish_training(X, noise_seed, device)
+    if isinstance(exc, TrainingInterrupted):
+        warnings.warn(
+            f"{type(estimator).__name__}: training was interrupted; the estimator keeps the "
+            f"parameters of its last complete epoch (n_iter_={estimator.n_iter_}, history_ up to "
+            f"it) and every method works. partial_fit, or fit with warm_start=True, continues.",
+            UserWarning, stacklevel=4,
+        )
+        raise exc
     raise TrainingDivergedError(_diverged_message(estimator, exc)) from None
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "EarlyStopping",
     "TrainingContext",
     "TrainingDivergedError",
+    "TrainingInterrupted",
     "TrainingSettings",
     "TrainingState",
     "learning_rate_factor",
@@ -61,6 +62,21 @@ class TrainingDivergedError(FloatingPointError):
         super().__init__(message)
         self.record = record
         self.optimizer_state = optimizer_state
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by :func:`train` when a KeyboardInterrupt (Ctrl-C, SIGINT) stops training.
+
+    The model holds the parameters of the last complete epoch (its starting ones when none
+    completed; the best epoch's with early stopping) and the training state the optimisers'
+    state after that epoch. A subclass of KeyboardInterrupt, so scripts still stop.
+
+    Examples
+    --------
+    >>> from skecho.training import TrainingInterrupted
+    >>> issubclass(TrainingInterrupted, KeyboardInterrupt)
+    True
+    """
 
 
 def learning_rate_factor(step, total_steps, schedule):
@@ -387,6 +403,9 @@ def train(model, data, settings, *, state=None, callbacks=(), owner=None, evalua
     TrainingDivergedError
         When an epoch's mean loss, rate or distortion is not finite; the model's parameters are
         restored to the last finite epoch first (to the best one with early stopping).
+    TrainingInterrupted
+        On a KeyboardInterrupt; the model's parameters are restored to the last complete epoch
+        first (to the best one with early stopping).
     """
     state = TrainingState() if state is None else state
     device = settings.device
@@ -455,6 +474,10 @@ def train(model, data, settings, *, state=None, callbacks=(), owner=None, evalua
                                  lr, score)
             # Per-epoch point: history, printing, the user's callbacks (checkpoints, logs, ...).
             stop = any([bool(hook(owner, record)) for hook in epoch_hooks]) or stop
+    except KeyboardInterrupt as exc:  # keep the last complete epoch (the best one: below)
+        model.load_state_dict(good_state[0])
+        state.optimizer = good_state[1]
+        raise TrainingInterrupted("training was interrupted") from exc
     finally:
         state.unfinished = None
         if early is not None and early.best is not None:  # however training ended

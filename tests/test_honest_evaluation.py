@@ -202,3 +202,73 @@ def test_automatic_likelihood_choices_are_warned_about(digits):
                                 likelihood="gaussian").fit(z),
                 lambda: BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1).fit(digits)):
         assert not any("likelihood" in m or "standard deviation" in m for m in _messages(fit))
+
+
+# ---------------------------------------------------------------- interruptions
+class _InterruptAt:
+    """Sends SIGINT to this process (as Ctrl-C does) at batch ``batch`` of epoch ``epoch``."""
+
+    def __init__(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, estimator, record):
+        if (record.epoch, record.batch) == (self.epoch, self.batch):
+            import signal
+
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_keeps_the_last_complete_epoch_and_every_method_works(digits):
+    import pickle
+
+    model = EchoAutoencoder(n_components=4, hidden_sizes=(16,), max_epochs=20, random_state=0,
+                            callbacks=[_InterruptAt(epoch=3, batch=5)])
+    with pytest.warns(UserWarning, match=r"interrupted.*n_iter_=2"):
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(digits)
+    assert model.n_iter_ == 2 and len(model.history_["loss"]) == 2
+    # the parameters are those of epoch 2: the same as a seeded fit stopped there by a callback
+    reference = EchoAutoencoder(n_components=4, hidden_sizes=(16,), max_epochs=20,
+                                random_state=0, callbacks=[lambda est, rec: rec.epoch == 2])
+    reference.fit(digits)
+    np.testing.assert_array_equal(model.transform(digits), reference.transform(digits))
+    assert np.isfinite(model.score(digits)) and model.sample(2, random_state=0).shape == (2, 64)
+    pickle.loads(pickle.dumps(model)).score(digits[:10])
+    model.set_params(callbacks=None).partial_fit(digits)  # and training continues
+    assert model.n_iter_ == 3
+
+
+def test_ctrl_c_before_the_first_epoch_leaves_the_estimator_unfitted(digits):
+    from sklearn.exceptions import NotFittedError
+
+    model = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=5, random_state=0,
+                    callbacks=[_InterruptAt(epoch=1, batch=3)])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(digits)
+    assert not hasattr(model, "module_") and not hasattr(model, "n_iter_")
+    for method in (model.transform, model.score, model.score_samples):
+        with pytest.raises(NotFittedError):
+            method(digits)
+    model.set_params(callbacks=None).fit(digits[:200])  # a clean fit afterwards
+    assert model.n_iter_ == 5
+
+
+def test_a_sigint_from_another_thread_stops_a_long_fit_cleanly(digits):
+    import os
+    import signal
+    import threading
+
+    model = BetaVAE(n_components=2, hidden_sizes=(8,), batch_size=50, max_epochs=100_000,
+                    random_state=0)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(KeyboardInterrupt):
+                model.fit(digits)
+    finally:
+        timer.cancel()
+    assert model.n_iter_ >= 1 and len(model.history_["loss"]) == model.n_iter_
+    assert any("interrupted" in str(w.message) for w in caught)
+    assert np.isfinite(model.score(digits))
