@@ -33,6 +33,7 @@ from .evaluation import (  # noqa: F401 (EVAL_BATCH_SIZE, N_EVAL_NOISE: importab
 from .likelihoods import get_likelihood
 from .initialization import initialize_output_bias
 from .seeding import make_generator, seed_sequence, seeded
+from .threads import training_threads
 from .training import (  # noqa: F401 (DEVICE_DATA_FRACTION, LR_SCHEDULES: importable here)
     DEVICE_DATA_FRACTION,
     LR_SCHEDULES,
@@ -225,14 +226,15 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
         settings = TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
                                     seeds[2], device,
                                     self._drop_last or model.objective.needs_full_batches,
-                                    self.n_iter_)
+                                    self.n_iter_, self.compile)
         settings = self._training.begin(settings, self._early_stopping_rule())  # or a checkpoint's
-        try:
-            train(model, self._as_tensor(X_train), settings, state=self._training,
-                  **self._loop_options(X, X_val, settings))
-        except (TrainingDivergedError, TrainingInterrupted) as exc:
-            _stopped_early(self, exc, X, settings.noise_seed, device)  # re-raises
-        self._finish_training(X, settings.noise_seed, device)
+        with training_threads(model, device):  # one thread for a small net (skecho.threads)
+            try:
+                train(model, self._as_tensor(X_train), settings, state=self._training,
+                      **self._loop_options(X, X_val, settings))
+            except (TrainingDivergedError, TrainingInterrupted) as exc:
+                _stopped_early(self, exc, X, settings.noise_seed, device)  # re-raises
+            self._finish_training(X, settings.noise_seed, device)
         return self
 
     def _finish_training(self, X, noise_seed, device):

@@ -55,6 +55,7 @@ def echo_sum(f, log_s, order):
     return _echo_sum(f, log_s, order, distinct=False)
 
 
+@torch.compiler.disable  # hand-fused already: torch.compile leaves it eager
 def _echo_sum(f, log_s, order, distinct):
     """:func:`echo_sum`; ``distinct=True`` promises that no row repeats within a sequence, so
     that off the CPU the gradient is gathered row by row (no atomics) instead of accumulated

@@ -16,6 +16,7 @@ two epochs continues the call exactly.
 import copy
 import math
 import time
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -157,6 +158,7 @@ class TrainingSettings(NamedTuple):
     device: torch.device
     drop_last: bool = False
     epochs_before: int = 0
+    compile: bool = False
 
 
 class EarlyStopping:
@@ -365,6 +367,29 @@ def _hooks(callbacks, name):
     return [getattr(cb, name) for cb in callbacks if hasattr(cb, name)]
 
 
+def _compiled_loss(model):
+    """``model.loss`` through ``torch.compile`` (the module itself is not changed, so that it
+    pickles and its state dict keeps its keys)."""
+    return torch.compile(model.loss)
+
+
+def _step_loss(loss_of, model, x, ctx):
+    """One step's loss; when a compiled loss fails (no compiler, an unsupported platform), one
+    warning and the eager ``model.loss`` from then on. Returns the step and the loss to use."""
+    if loss_of == model.loss:
+        return loss_of(x, ctx), loss_of
+    try:
+        return loss_of(x, ctx), loss_of
+    except Exception as exc:  # torch raises many kinds; every one means: run it eagerly
+        warnings.warn(
+            f"compile=True: torch.compile could not compile the training step ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); training continues with the "
+            f"eager step. Set compile=False to skip the attempt.",
+            UserWarning, stacklevel=2,
+        )
+        return model.loss(x, ctx), model.loss
+
+
 def train(model, data, settings, *, state=None, callbacks=(), owner=None, evaluate_epoch=None):
     """Train ``model`` on ``data`` for ``settings.n_epochs`` epochs; return the training state.
 
@@ -418,6 +443,7 @@ def train(model, data, settings, *, state=None, callbacks=(), owner=None, evalua
     n_batches = n // batch_size if settings.drop_last else -(-n // batch_size)
     total_steps = settings.n_epochs * n_batches
     owner = model if owner is None else owner
+    loss_of = _compiled_loss(model) if settings.compile else model.loss
     epoch_hooks, batch_hooks = _hooks(callbacks, "on_epoch_end"), _hooks(callbacks, "on_batch_end")
     done, step, early = 0, 0, state.early_stopping
     if state.unfinished is not None:  # a checkpoint: continue its call where it stood
@@ -445,7 +471,7 @@ def train(model, data, settings, *, state=None, callbacks=(), owner=None, evalua
                 idx = perm[b * batch_size:(b + 1) * batch_size]
                 x = data[idx.to(data.device)].to(device, non_blocking=True)
                 ctx = TrainingContext(step, total_steps, n, noise_gen, idx, epoch + b / n_batches)
-                out = model.loss(x, ctx)
+                out, loss_of = _step_loss(loss_of, model, x, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
                 optimizer.step()

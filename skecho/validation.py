@@ -210,6 +210,7 @@ def check_shared_params(estimator):
     check_int(estimator.n_iter_no_change, "n_iter_no_change", 1, owner=estimator)
     check_real(estimator.tol, "tol", owner=estimator)
     check_callbacks(estimator.callbacks, owner=estimator)
+    check_bool(estimator.compile, "compile", owner=estimator)
     resolve_device(estimator.device)
 
 

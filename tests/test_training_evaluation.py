@@ -154,3 +154,35 @@ def test_evaluate_rejects_an_unknown_bound(X):
     model, data = _model_and_data(X)
     with pytest.raises(ValueError, match="bound must be 'elbo' or 'iwae'"):
         evaluate(model, data, FixedNoise(torch.zeros(1, 2)), torch.device("cpu"), bound="x")
+
+
+# ---------------------------------------------------------------- compile
+def test_compile_falls_back_to_the_eager_step_with_one_warning(X, monkeypatch):
+    import warnings
+
+    def broken(fn, **kwargs):
+        def fails(*args, **kw):
+            raise RuntimeError("no C++ compiler here")
+        return fails
+
+    monkeypatch.setattr(torch, "compile", broken)
+    eager = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0).fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=2, random_state=0,
+                           compile=True).fit(X)
+    messages = [str(w.message) for w in caught if "compile=True" in str(w.message)]
+    assert len(messages) == 1 and "no C++ compiler here" in messages[0]
+    np.testing.assert_array_equal(compiled.transform(X), eager.transform(X))
+
+
+@pytest.mark.slow
+def test_a_compiled_fit_equals_the_eager_one_to_float_rounding(X):
+    for cls in (BetaVAE, EchoAutoencoder):
+        params = dict(n_components=2, hidden_sizes=(8,), batch_size=40, max_epochs=2,
+                      random_state=0)
+        eager = cls(**params).fit(X)
+        compiled = cls(**params, compile=True).fit(X)
+        np.testing.assert_allclose(compiled.history_["loss"], eager.history_["loss"], rtol=1e-4)
+        np.testing.assert_allclose(compiled.transform(X), eager.transform(X), atol=1e-4)
+        assert "compile" in compiled.get_params() and np.isfinite(compiled.score(X))

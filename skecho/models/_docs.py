@@ -45,7 +45,13 @@ TRAINING_PARAMS = """verbose : int, default=0
         with ``on_epoch_end`` (and optionally ``on_batch_end``, ``on_train_end``), such as
         :mod:`skecho.callbacks`' ``ProgressBar``, ``Checkpoint`` and ``CSVLogger``. One that
         returns True stops training, leaving a fitted estimator. With ``warm_start=True``,
-        ``fit`` on an estimator a ``Checkpoint`` wrote mid-fit finishes that fit exactly."""
+        ``fit`` on an estimator a ``Checkpoint`` wrote mid-fit finishes that fit exactly.
+    compile : bool, default=False
+        Run the training step's loss through ``torch.compile`` (inductor), as skorch's
+        ``compile``; parts torch cannot compile (Echo's random orders) stay eager. The first
+        steps pay the compile time (tens of seconds on a CPU), so it pays on long fits only
+        (``benchmarks/bench_compile.py``). Where torch cannot compile at all, training falls back
+        to the eager step with one warning. Results equal the eager ones to float rounding."""
 
 TRAINING_ATTRIBUTES = """history_ : dict of lists
         Per epoch: ``loss``, ``rate``, ``distortion`` (nats, training batches),

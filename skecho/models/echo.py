@@ -201,6 +201,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         n_iter_no_change=10,
         tol=1e-4,
         callbacks=None,
+        compile=False,
     ):
         self.n_components = n_components
         self.beta = beta
@@ -230,6 +231,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.callbacks = callbacks
+        self.compile = compile
 
     def _structure(self):
         return {**super()._structure(), "d_max": self.d_max, "replacement": self.replacement,

@@ -85,6 +85,7 @@ feature_names_in_, n_iter_, device_, history_
         n_iter_no_change=10,
         tol=1e-4,
         callbacks=None,
+        compile=False,
     ):
         super().__init__(
             n_components,
@@ -116,4 +117,5 @@ feature_names_in_, n_iter_, device_, history_
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             callbacks=callbacks,
+            compile=compile,
         )

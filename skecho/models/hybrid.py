@@ -305,7 +305,8 @@ class HybridAutoencoder(ClusterMixin, BaseAutoencoder):
 def _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight, vat_epsilon,
                  architecture, hidden_sizes, batch_norm, likelihood, batch_size, max_epochs,
                  learning_rate, lr_schedule, warm_start, device, random_state, verbose, encoder,
-                 decoder, early_stopping, validation_fraction, n_iter_no_change, tol, callbacks):
+                 decoder, early_stopping, validation_fraction, n_iter_no_change, tol, callbacks,
+                 compile):
     self.n_components = n_components
     self.n_categories = n_categories
     self.beta = beta
@@ -331,6 +332,7 @@ def _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight
     self.n_iter_no_change = n_iter_no_change
     self.tol = tol
     self.callbacks = callbacks
+    self.compile = compile
 
 
 class HybridBetaVAE(HybridAutoencoder):
@@ -374,12 +376,12 @@ class HybridBetaVAE(HybridAutoencoder):
                  learning_rate=1e-3, lr_schedule="linear_decay", warm_start=False, device="auto",
                  random_state=None, verbose=0, encoder=None, decoder=None,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
-                 callbacks=None):
+                 callbacks=None, compile=False):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
                      random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
-                     n_iter_no_change, tol, callbacks)
+                     n_iter_no_change, tol, callbacks, compile)
 
     def _tradeoff(self):
         return BetaWeightedRate(self.beta)
@@ -430,12 +432,12 @@ class HybridInfoVAE(HybridAutoencoder):
                  learning_rate=1e-3, lr_schedule="linear_decay", warm_start=False, device="auto",
                  random_state=None, verbose=0, encoder=None, decoder=None,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
-                 callbacks=None):
+                 callbacks=None, compile=False):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
                      random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
-                     n_iter_no_change, tol, callbacks)
+                     n_iter_no_change, tol, callbacks, compile)
 
     def _regularizer_term(self):
         # The per-sample KLs (the "rate") are not part of InfoVAE's objective.

@@ -63,12 +63,13 @@ class JointVAE(HybridAutoencoder):
                  likelihood="auto", batch_size=200, max_epochs=100, learning_rate=1e-3,
                  lr_schedule="linear_decay", warm_start=False, device="auto", random_state=None,
                  verbose=0, encoder=None, decoder=None, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None):
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, callbacks=None,
+                 compile=False):
         _hybrid_init(self, n_components, n_categories, beta, temperature, vat_weight,
                      vat_epsilon, architecture, hidden_sizes, batch_norm, likelihood,
                      batch_size, max_epochs, learning_rate, lr_schedule, warm_start, device,
                      random_state, verbose, encoder, decoder, early_stopping, validation_fraction,
-                     n_iter_no_change, tol, callbacks)
+                     n_iter_no_change, tol, callbacks, compile)
         self.capacity_y = capacity_y
         self.capacity_z = capacity_z
         self.capacity_warmup = capacity_warmup

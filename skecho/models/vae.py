@@ -186,6 +186,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         n_iter_no_change=10,
         tol=1e-4,
         callbacks=None,
+        compile=False,
     ):
         self.n_components = n_components
         self.beta = beta
@@ -216,6 +217,7 @@ class BetaVAE(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.callbacks = callbacks
+        self.compile = compile
 
     def _structure(self):
         sizes = self.flow_hidden_sizes

@@ -1,0 +1,73 @@
+"""How many intra-op threads a fit uses on the CPU: the thread policy.
+
+torch spreads every operation over ``torch.get_num_threads()`` threads. For a small network the
+work of one operation is too small to share: with a second thread the step gains little on an
+idle machine and, on a machine with other load, its threads spin waiting for each other and a
+fit becomes 10 to 100 times slower (``benchmarks/bench_threads.py``). So, inside ``fit`` and
+``partial_fit`` only, a network with fewer than :data:`SMALL_NETWORK_PARAMETERS` parameters trains
+on one thread; larger ones keep torch's setting. The setting is restored afterwards, whatever
+happens. ``SKECHO_TORCH_THREADS=N`` in the environment fixes the threads of every fit to ``N``
+instead (``SKECHO_TORCH_THREADS=torch`` keeps torch's setting). Inside joblib's worker processes
+(``n_jobs`` of the sweeps), joblib already limits the threads to the worker's share.
+"""
+
+import contextlib
+import os
+
+import torch
+
+__all__ = ["SMALL_NETWORK_PARAMETERS", "fit_threads", "training_threads"]
+
+#: Networks with fewer parameters than this train on one CPU thread (measured, see above).
+SMALL_NETWORK_PARAMETERS = 3_000_000
+
+
+def fit_threads(model, device):
+    """The number of intra-op threads a fit of ``model`` on ``device`` uses (see the module).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.threads import fit_threads
+    >>> fit_threads(torch.nn.Linear(10, 2), torch.device("cpu"))
+    1
+    """
+    current = torch.get_num_threads()
+    chosen = os.environ.get("SKECHO_TORCH_THREADS", "auto").strip().lower()
+    if torch.device(device).type != "cpu" or chosen == "torch":
+        return current
+    if chosen != "auto":
+        try:
+            return max(1, int(chosen))
+        except ValueError:
+            raise ValueError(
+                f"SKECHO_TORCH_THREADS must be 'auto', 'torch' or a positive integer, got "
+                f"{chosen!r}."
+            ) from None
+    n_parameters = sum(p.numel() for p in model.parameters())
+    return 1 if n_parameters < SMALL_NETWORK_PARAMETERS else current
+
+
+@contextlib.contextmanager
+def training_threads(model, device):
+    """Run a block with :func:`fit_threads` intra-op threads, then restore torch's setting.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.threads import training_threads
+    >>> before = torch.get_num_threads()
+    >>> with training_threads(torch.nn.Linear(10, 2), torch.device("cpu")):
+    ...     inside = torch.get_num_threads()
+    >>> inside, torch.get_num_threads() == before
+    (1, True)
+    """
+    before = torch.get_num_threads()
+    threads = fit_threads(model, device)
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
