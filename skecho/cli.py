@@ -49,6 +49,10 @@ def _parse_betas(text):
     return betas
 
 
+class CLIError(ValueError):
+    """A mistake in the command's input: printed as one ``error:`` line, exit status 2."""
+
+
 def _load_data(name, n_samples, seed):
     """A named data set ('digits', 'dsprites') or a .npy file -> (X, factors or None)."""
     if name == "digits":
@@ -64,15 +68,18 @@ def _load_data(name, n_samples, seed):
     path = Path(name)
     if path.suffix == ".npy":
         if not path.exists():
-            raise SystemExit(f"error: data file {path} does not exist.")
-        return np.load(path)[:n_samples], None
-    raise SystemExit(
-        f"error: unknown data {name!r}; use 'digits', 'dsprites' or a path to a .npy file.")
+            raise CLIError(f"data file {path} does not exist.")
+        X = np.load(path)[:n_samples]
+        if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
+            raise CLIError(f"{path} holds NaN, infinite or non-numeric values; remove or impute "
+                           f"them (e.g. sklearn.impute.SimpleImputer) and save the array again.")
+        return X, None
+    raise CLIError(f"unknown data {name!r}; use 'digits', 'dsprites' or a path to a .npy file.")
 
 
 def import_object(spec, option="--encoder"):
     """The object ``module:name`` names (``name`` may be dotted), imported from the current
-    directory too; one ``error:`` line (SystemExit) when it cannot be.
+    directory too; a :class:`CLIError` (one ``error:`` line) when it cannot be.
 
     Examples
     --------
@@ -82,26 +89,26 @@ def import_object(spec, option="--encoder"):
     >>> import_object("math")
     Traceback (most recent call last):
     ...
-    SystemExit: error: --encoder must name module:function (e.g. mynets:encoder), got 'math'.
+    skecho.cli.CLIError: --encoder must name module:function (e.g. mynets:encoder), got 'math'.
     """
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
-        raise SystemExit(f"error: {option} must name module:function (e.g. mynets:encoder), "
+        raise CLIError(f"{option} must name module:function (e.g. mynets:encoder), "
                          f"got {spec!r}.")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m skecho` would
     try:
         obj = importlib.import_module(module_name)
     except Exception as exc:  # any error while importing the user's module
-        raise SystemExit(f"error: {option} {spec}: cannot import {module_name!r} "
+        raise CLIError(f"{option} {spec}: cannot import {module_name!r} "
                          f"({type(exc).__name__}: {exc}).") from None
     for part in name.split("."):
         if not hasattr(obj, part):
-            raise SystemExit(f"error: {option} {spec}: {module_name!r} has no attribute "
+            raise CLIError(f"{option} {spec}: {module_name!r} has no attribute "
                              f"{name!r}.")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise SystemExit(f"error: {option} {spec}: {type(obj).__name__} is not callable; name a "
+        raise CLIError(f"{option} {spec}: {type(obj).__name__} is not callable; name a "
                          f"function returning a torch.nn.Module (or a module).")
     return obj
 
@@ -148,34 +155,44 @@ def cmd_sweep(args):
     from .curves import RD_COLUMNS, iter_rate_distortion, records_to_table
 
     X, _ = _load_data(args.data, args.n_samples, args.seed)
+    if not 0 <= args.test_fraction < 1:
+        raise CLIError(f"--test-fraction must lie in [0, 1), got {args.test_fraction}.")
+    X_test = None
+    if args.test_fraction > 0:
+        from sklearn.model_selection import train_test_split
+
+        X, X_test = train_test_split(X, test_size=args.test_fraction, random_state=args.seed)
     estimator = _model(args.model, **_common_params(args))
     out = Path(args.out)
     csv_path = out / "rate_distortion.csv"
-    print(f"sweep: {type(estimator).__name__} on {args.data} ({len(X)} samples), "
-          f"betas {args.betas}, n_jobs={args.n_jobs} -> {csv_path}", flush=True)
-    records = _collect(
-        iter_rate_distortion(estimator, X, args.betas, n_jobs=args.n_jobs), csv_path,
-        RD_COLUMNS,
+    scored = ("the training data (--test-fraction 0)" if X_test is None else
+              f"{len(X_test)} held-out samples (--test-fraction {args.test_fraction:g})")
+    print(f"sweep: {type(estimator).__name__} on {args.data} ({len(X)} training samples), "
+          f"betas {args.betas}, n_jobs={args.n_jobs}; scored on {scored} -> {csv_path}",
+          flush=True)
+    records, interrupted = _collect(
+        iter_rate_distortion(estimator, X, args.betas, X_test=X_test, n_jobs=args.n_jobs),
+        csv_path, RD_COLUMNS,
         lambda r: (f"beta={r['beta']:<8g} rate {r['rate']:9.3f}  distortion "
                    f"{r['distortion']:10.3f}  -ELBO {r['neg_elbo']:10.3f}  "
                    f"({r['fit_time']:.1f}s)"),
     )
-    if records is None:
-        return 130
-    floor = None
-    if args.model == "echo":  # the floor -d_z log r of the d_max = batch - 1 default
-        from .noise import echo_clip_factor
+    if records:  # also the partial curve of an interrupted sweep
+        floor = None
+        if args.model == "echo":  # the floor -d_z log r of the d_max = batch - 1 default
+            from .noise import echo_clip_factor
 
-        floor = -args.n_components * np.log(echo_clip_factor(min(args.batch_size, len(X)) - 1))
-    _save_curve_png(records_to_table(records, as_frame=False), out / "rate_distortion.png",
-                    type(estimator).__name__, floor)
-    return 0
+            floor = -args.n_components * np.log(echo_clip_factor(min(args.batch_size,
+                                                                      len(X)) - 1))
+        _save_curve_png(records_to_table(records, as_frame=False), out / "rate_distortion.png",
+                        type(estimator).__name__, floor)
+    return 130 if interrupted else 0
 
 
 def _collect(results, csv_path, columns, describe):
     """Gather result rows, rewriting the CSV atomically and printing a line after each one.
 
-    Returns the rows, or None when Ctrl-C stopped the run (the finished rows stay on disk).
+    Returns ``(rows, interrupted)``: on Ctrl-C the rows finished so far (on disk when any).
     """
     rows = []
     try:
@@ -184,9 +201,10 @@ def _collect(results, csv_path, columns, describe):
             write_csv_atomic(csv_path, rows, columns)
             print(f"  {describe(row)}", flush=True)
     except KeyboardInterrupt:
-        print(f"interrupted: {len(rows)} finished result(s) kept in {csv_path}", file=sys.stderr)
-        return None
-    return rows
+        print(f"interrupted: {len(rows)} finished result(s) kept in {csv_path}" if rows else
+              "interrupted before any result finished: nothing written", file=sys.stderr)
+        return rows, True
+    return rows, False
 
 
 def _save_curve_png(table, path, label, rate_floor=None):
@@ -205,7 +223,7 @@ def cmd_disentanglement(args):
 
     X, factors = _load_data(args.data, args.n_samples, args.seed)
     if factors is None:
-        raise SystemExit("error: disentanglement needs ground-truth factors: use --data dsprites.")
+        raise CLIError("disentanglement needs ground-truth factors: use --data dsprites.")
     out = Path(args.out)
     csv_path = out / "disentanglement.csv"
     columns = ["model", "beta", "rate", "distortion", "mig", "factor_vae", "active_dims",
@@ -233,16 +251,15 @@ def cmd_disentanglement(args):
                        "factor_vae": fvae.score, "active_dims": fvae.num_active_dims,
                        "fit_time": fit_time}
 
-    rows = _collect(
+    rows, interrupted = _collect(
         results(), csv_path, columns,
         lambda r: (f"{r['model']:16s} beta={r['beta']:<6g} MIG {r['mig']:.3f}  FactorVAE "
                    f"{r['factor_vae']:.3f} ({r['active_dims']} active dims)  rate "
                    f"{r['rate']:.2f}  ({r['fit_time']:.1f}s)"),
     )
-    if rows is None:
-        return 130
-    _write_markdown_table(out / "disentanglement.md", rows)
-    return 0
+    if rows:
+        _write_markdown_table(out / "disentanglement.md", rows)
+    return 130 if interrupted else 0
 
 
 def _write_markdown_table(path, rows):
@@ -299,8 +316,18 @@ def build_parser():
     >>> build_parser().parse_args(["sweep", "--betas", "0.5,1"]).betas
     [0.5, 1.0]
     """
-    parser = argparse.ArgumentParser(prog="python -m skecho", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m skecho", formatter_class=formatter,
+        description="skecho's command line: Echo noise and the VAE family on offline data.",
+        epilog="Run 'python -m skecho COMMAND --help' for a command's options.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add_parser(name, help, **kwargs):
+        return sub.add_parser(name, help=help, description=kwargs.pop("description", help),
+                              formatter_class=formatter, **kwargs)
 
     def add_networks(p):
         for part in ("encoder", "decoder"):
@@ -311,40 +338,49 @@ def build_parser():
 
     def add_training(p, epochs, n_components, batch_size):
         p.add_argument("--epochs", type=int, default=epochs, help="training epochs per model")
-        p.add_argument("--n-components", type=int, default=n_components)
-        p.add_argument("--batch-size", type=int, default=batch_size)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--device", default="auto")
+        p.add_argument("--n-components", type=int, default=n_components,
+                       help="latent dimensions")
+        p.add_argument("--batch-size", type=int, default=batch_size, help="training batch size")
+        p.add_argument("--seed", type=int, default=0, help="seed of the data, split and fits")
+        p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu', "
+                       "'cuda' or 'cuda:N'")
         add_networks(p)
 
-    demo = sub.add_parser("demo", help="offline quick start on scikit-learn's digits")
-    demo.add_argument("--epochs", type=int, default=50)
-    demo.add_argument("--n-components", type=int, default=8)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--device", default="auto")
+    demo = add_parser("demo", "offline quick start: Echo and the VAE on scikit-learn's digits "
+                      "(about 10 seconds on 2 CPU cores)")
+    demo.add_argument("--epochs", type=int, default=50, help="training epochs per model")
+    demo.add_argument("--n-components", type=int, default=8, help="latent dimensions")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the split and the fits")
+    demo.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     add_networks(demo)
     demo.set_defaults(func=cmd_demo)
 
-    sweep = sub.add_parser("sweep", help="beta sweep -> CSV + PNG")
-    sweep.add_argument("--model", choices=MODELS, default="echo")
+    sweep = add_parser("sweep", "beta sweep: rate and distortion per beta -> CSV + PNG curve")
+    sweep.add_argument("--model", choices=MODELS, default="echo", help="the estimator")
     sweep.add_argument("--data", default="digits", help="'digits', 'dsprites' or a .npy file")
     sweep.add_argument("--n-samples", type=int, default=None, help="use the first N samples")
-    sweep.add_argument("--betas", type=_parse_betas, default=[0.25, 0.5, 1.0, 2.0])
-    sweep.add_argument("--n-jobs", type=int, default=1)
-    sweep.add_argument("--out", default="skecho-sweep")
+    sweep.add_argument("--test-fraction", type=float, default=0.25,
+                       help="share of the samples held out and scored (0: score the training "
+                       "data)")
+    sweep.add_argument("--betas", type=_parse_betas, default=[0.25, 0.5, 1.0, 2.0],
+                       help="comma-separated betas")
+    sweep.add_argument("--n-jobs", type=int, default=1, help="models fitted in parallel")
+    sweep.add_argument("--out", default="skecho-sweep", help="output folder")
     add_training(sweep, epochs=20, n_components=16, batch_size=100)
     sweep.set_defaults(func=cmd_sweep)
 
-    dis = sub.add_parser("disentanglement", help="Echo vs VAE on dSprites: MIG, FactorVAE score")
+    dis = add_parser("disentanglement", "Echo and the VAE on dSprites: MIG and FactorVAE score "
+                     "per beta")
     dis.add_argument("--data", default="dsprites", help="'dsprites' (regenerated offline)")
-    dis.add_argument("--n-samples", type=int, default=10_000)
-    dis.add_argument("--betas", type=_parse_betas, default=[1.0, 4.0])
-    dis.add_argument("--out", default="skecho-disentanglement")
+    dis.add_argument("--n-samples", type=int, default=10_000, help="images regenerated")
+    dis.add_argument("--betas", type=_parse_betas, default=[1.0, 4.0],
+                     help="comma-separated betas")
+    dis.add_argument("--out", default="skecho-disentanglement", help="output folder")
     add_training(dis, epochs=5, n_components=10, batch_size=64)
     dis.set_defaults(func=cmd_disentanglement)
 
-    rep = sub.add_parser("reproduce", help="the Echo and IMAE papers' comparisons at a scale",
-                         description="Run Table 1 (binary MNIST, Echo vs the Gaussian family), "
+    rep = add_parser("reproduce", "the Echo and IMAE papers' comparisons at a chosen scale",
+                     description="Run Table 1 (binary MNIST, Echo vs the Gaussian family), "
                          "Figure 2 (rate-distortion curves), Table 2 (dSprites "
                          "disentanglement) or the IMAE clustering comparison, print the table "
                          "beside the paper's numbers and write CSV, Markdown and figures.")
@@ -360,10 +396,10 @@ def build_parser():
     rep.add_argument("--n-jobs", type=int, default=1, help="models fitted in parallel")
     rep.add_argument("--dependent", action="store_true",
                      help="table2: also the dependent-factor subset of dSprites")
-    rep.add_argument("--device", default="auto")
+    rep.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     rep.set_defaults(func=cmd_reproduce)
 
-    info = sub.add_parser("info", help="versions and devices")
+    info = add_parser("info", "versions of skecho and its dependencies, and the devices")
     info.set_defaults(func=cmd_info)
     return parser
 
@@ -378,9 +414,19 @@ def main(argv=None):
     skecho ...
     0
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # no command: the overview, not an error
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (CLIError, ValueError, TypeError, ImportError, OSError) as exc:
+        # skecho's errors name the fix: one line is enough, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -169,7 +169,9 @@ def test_cli_sweep_interrupted_keeps_finished_results(tmp_path, monkeypatch, cap
     assert code == 130
     with open(out / "rate_distortion.csv") as handle:
         assert [float(r["beta"]) for r in csv.DictReader(handle)] == [0.5]
-    assert [p.name for p in out.iterdir()] == ["rate_distortion.csv"]  # no temporary left over
+    # the finished point's CSV and its (partial) figure, no temporary left over
+    assert sorted(p.name for p in out.iterdir()) in (
+        ["rate_distortion.csv"], ["rate_distortion.csv", "rate_distortion.png"])
     assert "1 finished result(s) kept" in capsys.readouterr().err
 
 
@@ -192,11 +194,90 @@ def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["sweep", "--betas", "a,b"])
     assert "--betas must be comma-separated numbers" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="unknown data 'mnist.csv'"):
-        main(["sweep", "--data", "mnist.csv"])
+    assert main(["sweep", "--data", "mnist.csv"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown data 'mnist.csv'")
 
 
 def test_cli_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("skecho ") and "torch " in out and "device " in out
+
+
+def test_cli_without_a_command_prints_the_overview(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m skecho") and "reproduce" in out and "`" not in out
+
+
+def test_every_command_documents_every_flag_and_its_default(capsys):
+    for command in ("demo", "sweep", "disentanglement", "reproduce", "info"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "`" not in out, command
+        flags = [line.split()[0] for line in out.splitlines() if line.startswith("  --")]
+        for line in out.split("options:")[1].split("\n  -")[1:]:
+            flag = line.split()[0]
+            assert len(line.split()) > 2, f"{command} {flag} has no help"
+        if command == "sweep":
+            assert "(default: 0.25)" in out and "--test-fraction" in flags
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--epochs", "1", "--device", "cuda"], "CUDA is not available"),
+    (["sweep", "--epochs", "1", "--batch-size", "1"], "batch_size must be >= 2"),
+])
+def test_estimator_errors_are_one_line_with_status_2(argv, message, capsys):
+    import torch
+
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_a_npy_with_nan_is_refused_in_one_line(tmp_path, capsys):
+    path = tmp_path / "x.npy"
+    X = np.random.default_rng(0).random((40, 5))
+    X[3, 2] = np.nan
+    np.save(path, X)
+    assert main(["sweep", "--data", str(path), "--epochs", "1"]) == 2
+    assert "holds NaN" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="holds NaN"):  # --debug: the error itself
+        main(["--debug", "sweep", "--data", str(path), "--epochs", "1"])
+
+
+def test_an_interrupted_sweep_keeps_its_finished_points_and_their_figure(tmp_path, monkeypatch,
+                                                                          capsys):
+    pytest.importorskip("matplotlib")
+    import skecho.curves as curves
+
+    original = curves.iter_rate_distortion
+
+    def two_then_ctrl_c(*args, **kwargs):
+        for i, record in enumerate(original(*args, **kwargs)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield record
+
+    monkeypatch.setattr(curves, "iter_rate_distortion", two_then_ctrl_c)
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--epochs", "1", "--n-components", "2", "--out", str(out)]) == 130
+    assert "interrupted: 2 finished result(s) kept" in capsys.readouterr().err
+    assert (out / "rate_distortion.png").exists()
+
+
+def test_an_early_interruption_does_not_claim_a_file(tmp_path, monkeypatch, capsys):
+    import skecho.curves as curves
+
+    def ctrl_c_at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(curves, "iter_rate_distortion", ctrl_c_at_once)
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--epochs", "1", "--out", str(out), "--n-jobs", "2"]) == 130
+    assert "nothing written" in capsys.readouterr().err and not out.exists()
