@@ -16,10 +16,12 @@ from skecho.curves import rate_distortion_curve
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scheduler", default=None, help="address of a running scheduler")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--betas", default="0.25,0.5,1,2")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--scheduler", default=None,
+                        help="address of a running scheduler (default: a local cluster)")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs per fit")
+    parser.add_argument("--betas", default="0.25,0.5,1,2", help="comma-separated betas")
     args = parser.parse_args(argv)
     try:
         from distributed import Client, LocalCluster

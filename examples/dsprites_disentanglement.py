@@ -22,13 +22,15 @@ from skecho.metrics import factor_vae_score, factor_vae_score_from_codes, mutual
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--betas", default="1,4")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--n-samples", type=int, default=5000, help="0 = the whole set")
-    parser.add_argument("--dsprites-file", default=None)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--betas", default="1,4", help="comma-separated betas")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per fit")
+    parser.add_argument("--n-samples", type=int, default=5000, help="images; 0 = the whole set")
+    parser.add_argument("--dsprites-file", default=None,
+                        help="the real dSprites .npz (default: regenerated offline)")
     parser.add_argument("--sampler", action="store_true", help="FactorVAE votes from a sampler")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     args = parser.parse_args(argv)
     betas = [float(b) for b in args.betas.split(",")]
 
