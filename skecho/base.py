@@ -80,7 +80,8 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
     call). Optional: ``_check_model_params()``, ``_structure()`` (the parameters the networks
     are built from), ``_builtin_networks(...)`` (its own bodies, where the user gives none),
     ``_check_batch_size(batch_size)``, ``_after_fit(X, generator)`` (fitted state derived from
-    the training data), ``_drop_last``, ``_min_batch_size``.
+    the training data), ``_drop_last``, ``_min_batch_size``, and the ``compile`` parameter
+    (absent means ``compile=False``, the eager step).
 
     Examples
     --------
@@ -226,7 +227,7 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
         settings = TrainingSettings(n_epochs, batch_size, self.learning_rate, schedule, seeds[1],
                                     seeds[2], device,
                                     self._drop_last or model.objective.needs_full_batches,
-                                    self.n_iter_, self.compile)
+                                    self.n_iter_, getattr(self, "compile", False))
         settings = self._training.begin(settings, self._early_stopping_rule())  # or a checkpoint's
         with training_threads(model, device):  # one thread for a small net (skecho.threads)
             try:

@@ -210,7 +210,8 @@ def check_shared_params(estimator):
     check_int(estimator.n_iter_no_change, "n_iter_no_change", 1, owner=estimator)
     check_real(estimator.tol, "tol", owner=estimator)
     check_callbacks(estimator.callbacks, owner=estimator)
-    check_bool(estimator.compile, "compile", owner=estimator)
+    # optional: an estimator written without the parameter trains eagerly
+    check_bool(getattr(estimator, "compile", False), "compile", owner=estimator)
     resolve_device(estimator.device)
 
 
