@@ -1,14 +1,23 @@
 """How many intra-op threads a fit uses on the CPU: the thread policy.
 
-torch spreads every operation over ``torch.get_num_threads()`` threads. For a small network the
-work of one operation is too small to share: with a second thread the step gains little on an
-idle machine and, on a machine with other load, its threads spin waiting for each other and a
-fit becomes 10 to 100 times slower (``benchmarks/bench_threads.py``). So, inside ``fit`` and
-``partial_fit`` only, a network with fewer than :data:`SMALL_NETWORK_PARAMETERS` parameters trains
-on one thread; larger ones keep torch's setting. The setting is restored afterwards, whatever
-happens. ``SKECHO_TORCH_THREADS=N`` in the environment fixes the threads of every fit to ``N``
-instead (``SKECHO_TORCH_THREADS=torch`` keeps torch's setting). Inside joblib's worker processes
-(``n_jobs`` of the sweeps), joblib already limits the threads to the worker's share.
+torch spreads every operation over ``torch.get_num_threads()`` threads. When another process
+keeps a core busy, those threads wait for each other and a fit becomes slower than on one
+thread; on an idle machine the extra threads help. Measured with ``benchmarks/bench_threads.py``
+(2 cores, torch 2.13 CPU, a BetaVAE per epoch, 2 threads against 1): idle, 2 threads take
+0.55-0.78x the time of one; beside one busy process they take 1.5-4.1x as long, and 4.1x for the
+smallest network (107,472 parameters), where the work of one operation is too small to share.
+Below about half a million parameters one thread loses at most 1.3x when idle and wins about
+4x under load; above it the idle gain (1.5-1.8x) and the loss under load (1.5-1.9x) are about
+even, so torch's setting stays.
+
+So, inside ``fit`` and ``partial_fit`` only, a network with fewer than
+:data:`SMALL_NETWORK_PARAMETERS` parameters trains on one thread; larger ones keep torch's
+setting. The choice depends on the network alone, never on the machine's load, so a seeded fit
+gives the same numbers whatever else runs. The setting is restored afterwards, whatever happens.
+``SKECHO_TORCH_THREADS=N`` in the environment fixes the threads of every fit to ``N`` instead
+(``SKECHO_TORCH_THREADS=torch`` keeps torch's setting). Inside joblib's worker processes
+(``n_jobs`` of the sweeps and of ``GridSearchCV``), joblib already limits the threads to the
+worker's share.
 """
 
 import contextlib
@@ -19,7 +28,7 @@ import torch
 __all__ = ["SMALL_NETWORK_PARAMETERS", "fit_threads", "training_threads"]
 
 #: Networks with fewer parameters than this train on one CPU thread (measured, see above).
-SMALL_NETWORK_PARAMETERS = 3_000_000
+SMALL_NETWORK_PARAMETERS = 500_000
 
 
 def fit_threads(model, device):

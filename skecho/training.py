@@ -322,15 +322,28 @@ def split_validation(X, fraction, seed, *, min_train=1, owner=""):
     return X[np.sort(train)], X[np.sort(val)]
 
 
-def make_optimizers(model, learning_rate, state=None):
+def _adam(parameters, fused, **kwargs):
+    """``torch.optim.Adam``; with ``fused``, its fused kernel (one pass over all parameters per
+    step) where this torch offers it for the parameters' device, else the default kernel."""
+    parameters = list(parameters)
+    if fused:
+        try:
+            return torch.optim.Adam(parameters, fused=True, **kwargs)
+        except (RuntimeError, ValueError, TypeError):  # older torch, a device without it
+            pass
+    return torch.optim.Adam(parameters, **kwargs)
+
+
+def make_optimizers(model, learning_rate, state=None, *, fused=False):
     """Adam for the main objective and one Adam per auxiliary module, with saved state loaded.
 
     The main optimiser sees ``model.main_parameters()``; the auxiliary ones use the settings in
-    ``model.auxiliary_adam`` (``{name: adam_kwargs}``) on ``model.auxiliary[name]``.
+    ``model.auxiliary_adam`` (``{name: adam_kwargs}``) on ``model.auxiliary[name]``. ``fused``
+    (the compiled path) asks for Adam's fused kernel: the same update to float rounding.
     """
-    optimizers = {"main": torch.optim.Adam(model.main_parameters(), lr=learning_rate)}
+    optimizers = {"main": _adam(model.main_parameters(), fused, lr=learning_rate)}
     for name, kwargs in model.auxiliary_adam.items():
-        optimizers[name] = torch.optim.Adam(model.auxiliary[name].parameters(), **kwargs)
+        optimizers[name] = _adam(model.auxiliary[name].parameters(), fused, **kwargs)
     if state is not None:
         for name, optimizer in optimizers.items():
             optimizer.load_state_dict(state[name])
@@ -434,7 +447,8 @@ def train(model, data, settings, *, state=None, callbacks=(), owner=None, evalua
     """
     state = TrainingState() if state is None else state
     device = settings.device
-    optimizers = make_optimizers(model, settings.learning_rate, state.optimizer)
+    optimizers = make_optimizers(model, settings.learning_rate, state.optimizer,
+                                 fused=settings.compile)
     optimizer = optimizers["main"]
     n, batch_size = len(data), settings.batch_size
     data = _place(data, device)
