@@ -3,12 +3,12 @@
 torch spreads every operation over ``torch.get_num_threads()`` threads. When another process
 keeps a core busy, those threads wait for each other and a fit becomes slower than on one
 thread; on an idle machine the extra threads help. Measured with ``benchmarks/bench_threads.py``
-(2 cores, torch 2.13 CPU, a BetaVAE per epoch, 2 threads against 1): idle, 2 threads take
-0.55-0.78x the time of one; beside one busy process they take 1.5-4.1x as long, and 4.1x for the
-smallest network (107,472 parameters), where the work of one operation is too small to share.
-Below about half a million parameters one thread loses at most 1.3x when idle and wins about
-4x under load; above it the idle gain (1.5-1.8x) and the loss under load (1.5-1.9x) are about
-even, so torch's setting stays.
+(2 cores, torch 2.13 CPU, a BetaVAE per epoch, 2 threads against 1, two runs): idle, 2 threads
+take 0.55-0.78x the time of one; beside one busy process they take 1.5-4.4x as long, and 4.1-4.4x
+for the smallest network (107,472 parameters), where the work of one operation is too small to
+share. Below half a million parameters one thread loses at most 1.3x when idle and wins up to 4x
+under load; above it the idle gain (1.5-1.8x) is about the size of the loss under load
+(1.5-2.7x), so torch's setting stays: most machines are less loaded, and have more cores.
 
 So, inside ``fit`` and ``partial_fit`` only, a network with fewer than
 :data:`SMALL_NETWORK_PARAMETERS` parameters trains on one thread; larger ones keep torch's
