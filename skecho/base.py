@@ -367,6 +367,19 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
         Returns
         -------
         rate : ndarray of shape (n_components,), float64
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_digits
+        >>> from skecho import EchoAutoencoder
+        >>> X = load_digits().data / 16.0
+        >>> echo = EchoAutoencoder(n_components=4, max_epochs=2, random_state=0).fit(X)
+        >>> per_dim = echo.rate_per_dimension(X)
+        >>> per_dim.shape, bool(np.isclose(per_dim.sum(), echo.rate_distortion(X)[0]))
+        ((4,), True)
+        >>> bool(per_dim.min() >= -np.log(echo.clip_factor_) - 1e-6)  # none below the floor
+        True
         """
         params = self._checked_params(X)
         with torch.no_grad():

@@ -81,7 +81,19 @@ def _chunks(data, device):
 
 
 def encode(model, data, device):
-    """The channel parameters of every row (a tuple of ``(n, ...)`` tensors on ``device``)."""
+    """The channel parameters of every row (a tuple of ``(n, ...)`` tensors on ``device``).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho import BetaVAE
+    >>> from skecho.evaluation import encode
+    >>> X = np.random.default_rng(0).random((100, 5)).astype(np.float32)
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> mean, log_var = encode(vae.module_, torch.from_numpy(X), torch.device("cpu"))
+    >>> mean.shape, log_var.shape
+    (torch.Size([100, 2]), torch.Size([100, 2]))
+    """
     chunks = []
     with torch.no_grad():
         for x, _, n in _chunks(data, device):
@@ -90,14 +102,38 @@ def encode(model, data, device):
 
 
 def codes(model, data, device):
-    """Deterministic codes (the channel's noiseless code) of every row, on the CPU."""
+    """Deterministic codes (the channel's noiseless code) of every row, on the CPU.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho import BetaVAE
+    >>> from skecho.evaluation import codes
+    >>> X = np.random.default_rng(0).random((100, 5)).astype(np.float32)
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> Z = codes(vae.module_, torch.from_numpy(X), torch.device("cpu"))
+    >>> bool(np.allclose(Z.numpy(), vae.transform(X)))
+    True
+    """
     with torch.no_grad():
         return torch.cat([model.channel.code(model.encode(x))[:n].cpu()
                           for x, _, n in _chunks(data, device)])
 
 
 def decode(model, latents, device):
-    """The decoder mean of every row of ``latents`` (decoder inputs), on the CPU."""
+    """The decoder mean of every row of ``latents`` (decoder inputs), on the CPU.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho import BetaVAE
+    >>> from skecho.evaluation import decode
+    >>> X = np.random.default_rng(0).random((100, 5)).astype(np.float32)
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> means = decode(vae.module_, torch.zeros(3, 2), torch.device("cpu"))
+    >>> means.shape, bool(((means > 0) & (means < 1)).all())  # Bernoulli means
+    (torch.Size([3, 5]), True)
+    """
     with torch.no_grad():
         return torch.cat([model.likelihood.mean(model.decoder(z))[:n].cpu()
                           for z, _, n in _chunks(latents, device)])
@@ -211,6 +247,18 @@ def evaluate(model, data, noise, device, *, bound="elbo"):
         With ``bound="elbo"``.
     log_px : ndarray of shape (n_samples,), float64
         With ``bound="iwae"``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho import BetaVAE
+    >>> from skecho.evaluation import RowNoise, evaluate
+    >>> X = np.random.default_rng(0).random((100, 5)).astype(np.float32)
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> noise = RowNoise(vae.module_.channel, seed=vae.eval_seed_)
+    >>> rate, distortion = evaluate(vae.module_, torch.from_numpy(X), noise, torch.device("cpu"))
+    >>> bool(np.allclose(-(rate + distortion), vae.score_samples(X)))
+    True
     """
     if bound not in ("elbo", "iwae"):
         raise ValueError(f"bound must be 'elbo' or 'iwae', got {bound!r}.")

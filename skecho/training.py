@@ -147,6 +147,16 @@ class TrainingSettings(NamedTuple):
 
     ``epochs_before`` is the number of epochs trained by earlier calls (the epoch clock of
     :class:`TrainingContext` and of the records continues from it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skecho.training import TrainingSettings
+    >>> settings = TrainingSettings(n_epochs=10, batch_size=100, learning_rate=1e-3,
+    ...                             schedule="linear_decay", shuffle_seed=0, noise_seed=1,
+    ...                             device=torch.device("cpu"), drop_last=True)
+    >>> settings._replace(epochs_before=10).epochs_before, settings.compile
+    (10, False)
     """
 
     n_epochs: int
@@ -260,6 +270,12 @@ class TrainingState:
         Seed of the validation split, fixed when the model is built, so that every
         warm-started call holds out the same rows.
 
+    Examples
+    --------
+    >>> from skecho.training import TrainingState
+    >>> state = TrainingState(split_seed=7)
+    >>> state.optimizer is None, state.unfinished is None, state.split_seed
+    (True, True, 7)
     """
 
     def __init__(self, split_seed=None):
@@ -340,6 +356,17 @@ def make_optimizers(model, learning_rate, state=None, *, fused=False):
     The main optimiser sees ``model.main_parameters()``; the auxiliary ones use the settings in
     ``model.auxiliary_adam`` (``{name: adam_kwargs}``) on ``model.auxiliary[name]``. ``fused``
     (the compiled path) asks for Adam's fused kernel: the same update to float rounding.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho import BetaVAE
+    >>> X = np.random.default_rng(0).random((100, 5)).astype(np.float32)
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> from skecho.training import make_optimizers
+    >>> optimizers = make_optimizers(vae.module_, 1e-3)
+    >>> sorted(optimizers), optimizers["main"].defaults["lr"]
+    (['main'], 0.001)
     """
     optimizers = {"main": _adam(model.main_parameters(), fused, lr=learning_rate)}
     for name, kwargs in model.auxiliary_adam.items():
@@ -444,6 +471,20 @@ def train(model, data, settings, *, state=None, callbacks=(), owner=None, evalua
     TrainingInterrupted
         On a KeyboardInterrupt; the model's parameters are restored to the last complete epoch
         first (to the best one with early stopping).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skecho import BetaVAE
+    >>> X = np.random.default_rng(0).random((100, 5)).astype(np.float32)
+    >>> vae = BetaVAE(n_components=2, hidden_sizes=(8,), max_epochs=1, random_state=0).fit(X)
+    >>> from skecho.training import TrainingSettings, train
+    >>> settings = TrainingSettings(n_epochs=2, batch_size=20, learning_rate=1e-3,
+    ...                             schedule="constant", shuffle_seed=0, noise_seed=1,
+    ...                             device=torch.device("cpu"))
+    >>> state = train(vae.module_, torch.from_numpy(X), settings)  # two more epochs
+    >>> sorted(state.optimizer), state.unfinished is None
+    (['main'], True)
     """
     state = TrainingState() if state is None else state
     device = settings.device
