@@ -170,20 +170,31 @@ def cmd_sweep(args):
     print(f"sweep: {type(estimator).__name__} on {args.data} ({len(X)} training samples), "
           f"betas {args.betas}, n_jobs={args.n_jobs}; scored on {scored} -> {csv_path}",
           flush=True)
+    floor = None
+    if args.model == "echo" and min(args.batch_size, len(X)) >= 2:  # else fit says why
+        from .noise import echo_clip_factor  # the floor -d_z log r of d_max = batch - 1
+
+        floor = -args.n_components * np.log(echo_clip_factor(min(args.batch_size, len(X)) - 1))
+    at_floor = []
+
+    def describe(r):
+        line = (f"beta={r['beta']:<8g} rate {r['rate']:9.3f}  distortion "
+                f"{r['distortion']:10.3f}  -ELBO {r['neg_elbo']:10.3f}  ({r['fit_time']:.1f}s)")
+        if floor is not None and r["rate"] < floor + 0.02 * args.n_components:
+            at_floor.append(r["beta"])
+            line += f"  at Echo's rate floor {floor:.3f}"
+        return line
+
     records, interrupted = _collect(
         iter_rate_distortion(estimator, X, args.betas, X_test=X_test, n_jobs=args.n_jobs),
-        csv_path, RD_COLUMNS,
-        lambda r: (f"beta={r['beta']:<8g} rate {r['rate']:9.3f}  distortion "
-                   f"{r['distortion']:10.3f}  -ELBO {r['neg_elbo']:10.3f}  "
-                   f"({r['fit_time']:.1f}s)"),
+        csv_path, RD_COLUMNS, describe,
     )
+    if at_floor:
+        print(f"note: at beta {', '.join(f'{b:g}' for b in at_floor)} Echo sits at its rate "
+              f"floor (-n_components log r, from the batch size): the data need less information "
+              f"than {args.n_components} dimensions can carry at batch {args.batch_size}; lower "
+              f"beta, fewer --n-components or a larger --batch-size move it off.")
     if records:  # also the partial curve of an interrupted sweep
-        floor = None
-        if args.model == "echo":  # the floor -d_z log r of the d_max = batch - 1 default
-            from .noise import echo_clip_factor
-
-            floor = -args.n_components * np.log(echo_clip_factor(min(args.batch_size,
-                                                                      len(X)) - 1))
         _save_curve_png(records_to_table(records, as_frame=False), out / "rate_distortion.png",
                         type(estimator).__name__, floor)
     return 130 if interrupted else 0
@@ -366,7 +377,7 @@ def build_parser():
                        help="comma-separated betas")
     sweep.add_argument("--n-jobs", type=int, default=1, help="models fitted in parallel")
     sweep.add_argument("--out", default="skecho-sweep", help="output folder")
-    add_training(sweep, epochs=20, n_components=16, batch_size=100)
+    add_training(sweep, epochs=50, n_components=8, batch_size=100)
     sweep.set_defaults(func=cmd_sweep)
 
     dis = add_parser("disentanglement", "Echo and the VAE on dSprites: MIG and FactorVAE score "

@@ -89,3 +89,16 @@ def test_table1_and_fig2_quick_on_real_mnist(tmp_path):
     report = (tmp_path / "fig2.md").read_text()
     assert "VAE curve's distortion at this rate" in report
     assert (tmp_path / "fig2.png").exists()
+
+
+@needs_mnist
+def test_imae_quick_on_real_mnist_has_every_weighting(tmp_path):
+    assert main(["reproduce", "imae", "--scale", "quick", "--data-home", str(MNIST),
+                 "--out", str(tmp_path)]) == 0
+    rows = _rows(tmp_path / "imae.csv")
+    assert [r["model"] for r in rows] == [
+        "k-means", "IMAE (weight 4, default)", "IMAE (eq. 10, weight 1)",
+        "IMAE (weight 4, IMSAT's adaptive VAT radius)"]
+    # ten digit classes: chance accuracy is at least 0.1 after Hungarian matching
+    assert all(0.1 <= float(r["accuracy"]) <= 1 and 0 <= float(r["nmi"]) <= 1 for r in rows)
+    assert "adaptive VAT radius" in (tmp_path / "imae.md").read_text()
