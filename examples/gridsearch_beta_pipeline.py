@@ -3,7 +3,7 @@
 What it shows: ``GridSearchCV`` over Echo's beta inside ``Pipeline([echo, classifier])``, scored
 by the downstream accuracy, beside the obvious baseline, the same classifier on the 64 raw
 pixels; and a second search without labels that selects beta by the held-out beta = 1 ELBO
-(``EchoAutoencoder.score``). Offline (scikit-learn's digits), about a minute on 2 CPU cores.
+(``EchoAutoencoder.score``). Offline (scikit-learn's digits), about 25 seconds on 2 CPU cores.
 
 Why codes at all when raw pixels classify better: the codes are 8 numbers learned without
 labels, under a known, exact information budget I(X; Z) set by beta (a few nats here, against

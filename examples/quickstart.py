@@ -1,11 +1,11 @@
 """Quick start: train an EchoAutoencoder on scikit-learn's digits (offline) and report its numbers.
 
-Run ``python examples/quickstart.py`` (about 5 seconds on 2 CPU cores). Prints the exact rate
-I(X; Z) beside Echo's rate floor, the distortion -log p(x|z), the beta = 1 ELBO on held-out
-digits (nats) and the training time, and the same numbers for a BetaVAE with the same networks,
-budget and seed. Eight latents: the digits' beta = 1 optimum carries about 3 nats, and with 16 or
-more latents Echo's floor (0.179 nats per dimension at batch 100) comes close to it.
-``--epochs``, ``--beta`` and ``--n-components`` change the run.
+Run ``python examples/quickstart.py`` (about 7 seconds on 2 CPU cores, imports included). Prints
+the exact rate I(X; Z) beside Echo's rate floor, the distortion -log p(x|z), the beta = 1 ELBO
+on held-out digits (nats) and the training time, and the same numbers for a BetaVAE with the
+same networks, budget and seed. Eight latents: the digits' beta = 1 optimum carries about 3 nats,
+and with 16 or more latents Echo's floor (0.179 nats per dimension at batch 100) comes close to
+it. ``--epochs``, ``--beta`` and ``--n-components`` change the run.
 """
 
 import argparse

@@ -37,3 +37,14 @@ def test_dsprites_disentanglement(capsys):
     out = _run("dsprites_disentanglement.py", ["--n-samples", "256", "--epochs", "1",
                                                "--betas", "1"], capsys)
     assert "MIG" in out and out.count("of 10 dims") == 2
+
+
+def test_own_networks_trains_both_estimators_on_the_users_conv_net(capsys):
+    out = _run("own_networks.py", ["--n-samples", "200", "--epochs", "1"], capsys)
+    assert "EchoAutoencoder" in out and "BetaVAE" in out and out.count("'user'") == 2
+
+
+def test_dask_sweep_runs_on_a_local_cluster(capsys):
+    pytest.importorskip("distributed")
+    out = _run("dask_sweep.py", ["--epochs", "1", "--betas", "0.5,4"], capsys)
+    assert out.count("beta=") == 2 and "running on" in out
