@@ -217,10 +217,12 @@ class BaseAutoencoder(UserNetworksMixin, TrainingControlMixin, ClassNamePrefixFe
             self.module_.likelihood.validate(X)
         else:
             _initialize(self, X, seeds[0])
+        X_train, X_val = self._validation_split(X)
+        if not resume:
+            _start_output_bias(self, X_train)
         device = self._device()
         self.device_ = str(device)
         model = self._ready_module()
-        X_train, X_val = self._validation_split(X)
         model.objective = self._objective(X_train)
         batch_size = check_training_batch(self, len(X_train))
         self._check_batch_size(batch_size)
@@ -431,16 +433,20 @@ def _initialize(estimator, X, init_seed):
     # the same initial weights on every device; the user's networks checked on the device
     with seeded(init_seed), network_probe(probe, estimator._device()):
         estimator.module_ = estimator._build_model(shape, get_likelihood(estimator.likelihood_))
-    if estimator._output_bias_from_data and estimator.decoder is None:
-        # the built-in decoder starts from the data's mean brightness (Echo and the VAE); the
-        # training rows only, so that a validation split does not leak into it
-        X_train = estimator._validation_split(X)[0]
-        channels = X_train.reshape(len(X_train), shape[0] if len(shape) == 3 else 1, -1)
-        initialize_output_bias(estimator.module_.decoder, estimator.module_.likelihood
-                               .params_for_mean(channels.mean(axis=(0, 2))))
     estimator._built_structure = estimator._structure()
     estimator.n_iter_ = 0
     estimator.history_ = {key: [] for key in HISTORY_KEYS}
+
+
+def _start_output_bias(estimator, X_train):
+    """The built-in decoder starts from the data's mean brightness per channel (Echo and the
+    VAE), from the training rows only, so that a validation split does not leak into it."""
+    if not estimator._output_bias_from_data or estimator.decoder is not None:
+        return
+    shape = estimator.input_shape_
+    channels = X_train.reshape(len(X_train), shape[0] if len(shape) == 3 else 1, -1)
+    initialize_output_bias(estimator.module_.decoder, estimator.module_.likelihood
+                           .params_for_mean(channels.mean(axis=(0, 2))))
 
 
 def _stopped_early(estimator, exc, X, noise_seed, device):

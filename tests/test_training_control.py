@@ -305,3 +305,26 @@ def test_validation_score_is_the_evaluation_modules_elbo(X):
     rate, distortion = evaluate(model.module_, torch.tensor(X_val), model._evaluation_noise(),
                                 torch.device("cpu"))
     assert model.best_validation_score_ == float(np.mean(-(rate + distortion)))
+
+
+def test_the_builtin_decoder_starts_at_the_training_rows_mean_intensity():
+    from scipy.special import logit
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 12)) < np.linspace(0.05, 0.6, 12)).astype(np.float32)
+    tiny = dict(n_components=2, hidden_sizes=(8,), max_epochs=1, learning_rate=1e-9,
+                random_state=0)  # Adam moves each weight by about 1e-9 per step
+    plain = BetaVAE(**tiny).fit(X)
+    bias = plain.module_.decoder.net[-1].bias.detach().numpy()
+    np.testing.assert_allclose(bias, logit(X.mean()), atol=1e-5)  # one value for flat data
+    held = BetaVAE(**tiny, early_stopping=True, validation_fraction=0.25).fit(X)
+    train_rows = held._validation_split(X)[0]
+    assert len(train_rows) == 150
+    bias = held.module_.decoder.net[-1].bias.detach().numpy()
+    np.testing.assert_allclose(bias, logit(train_rows.mean()), atol=1e-5)
+    assert abs(logit(train_rows.mean()) - logit(X.mean())) > 1e-4  # the held-out rows left out
+    # hybrids keep PyTorch's initialisation: no single repeated value
+    hybrid = IMAE(n_components=2, n_categories=2, max_epochs=1, learning_rate=1e-9,
+                  random_state=0).fit(X)
+    last = [m for m in hybrid.module_.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert np.unique(last.bias.detach().numpy()).size > 1
