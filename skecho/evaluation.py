@@ -64,7 +64,7 @@ def eval_batch_size(device):
 
 
 def _pad(t, size):
-    """``t`` with copies of its last row (along dim 0, or dim 1 for per-row noise) up to ``size``."""
+    """``t`` with copies of its last row (along dim 0) up to ``size`` rows."""
     return t if len(t) == size else torch.cat([t, t[-1:].expand(size - len(t), *t.shape[1:])])
 
 

@@ -416,11 +416,11 @@ def _compiled_loss(model):
 def _step_loss(loss_of, model, x, ctx):
     """One step's loss; when a compiled loss fails (no compiler, an unsupported platform), one
     warning and the eager ``model.loss`` from then on. Returns the step and the loss to use."""
-    if loss_of == model.loss:
-        return loss_of(x, ctx), loss_of
     try:
         return loss_of(x, ctx), loss_of
     except Exception as exc:  # torch raises many kinds; every one means: run it eagerly
+        if loss_of == model.loss:  # the eager step's own error
+            raise
         warnings.warn(
             f"compile=True: torch.compile could not compile the training step ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); training continues with the "
