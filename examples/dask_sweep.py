@@ -11,12 +11,11 @@ On a real cluster pass its scheduler address: ``--scheduler tcp://host:8786``.
 import argparse
 
 import joblib
-import numpy as np
 from sklearn.datasets import load_digits
 
 from skecho import EchoAutoencoder
 from skecho.curves import rate_distortion_curve
-from skecho.noise import echo_clip_factor
+from skecho.noise import echo_rate_floor
 
 
 def main(argv=None):
@@ -43,7 +42,7 @@ def main(argv=None):
     with client, joblib.parallel_backend("dask"):
         print(f"running on {client}")
         table = rate_distortion_curve(model, X, betas, random_state=0, as_frame=False)
-    floor = -8 * np.log(echo_clip_factor(99))  # 8 latents, d_max = batch 100 - 1
+    floor = echo_rate_floor(8, 99)  # 8 latents, d_max = batch 100 - 1
     for row in table:
         note = "  at Echo's rate floor: the digits need less" if row["rate"] < floor + 0.16 else ""
         print(f"beta={row['beta']:<6g} rate {row['rate']:7.3f}  distortion {row['distortion']:8.3f}"

@@ -172,9 +172,9 @@ def cmd_sweep(args):
           flush=True)
     floor = None
     if args.model == "echo" and min(args.batch_size, len(X)) >= 2:  # else fit says why
-        from .noise import echo_clip_factor  # the floor -d_z log r of d_max = batch - 1
+        from .noise import echo_rate_floor  # with the default d_max = batch - 1
 
-        floor = -args.n_components * np.log(echo_clip_factor(min(args.batch_size, len(X)) - 1))
+        floor = echo_rate_floor(args.n_components, min(args.batch_size, len(X)) - 1)
     at_floor = []
 
     def describe(r):
@@ -191,9 +191,10 @@ def cmd_sweep(args):
     )
     if at_floor:
         print(f"note: at beta {', '.join(f'{b:g}' for b in at_floor)} Echo sits at its rate "
-              f"floor (-n_components log r, from the batch size): the data need less information "
-              f"than {args.n_components} dimensions can carry at batch {args.batch_size}; lower "
-              f"beta, fewer --n-components or a larger --batch-size move it off.")
+              f"floor (-n_components log r, from the batch size): the fit is too short, or the "
+              f"data need less information than {args.n_components} dimensions carry at least "
+              f"at batch {args.batch_size}; more --epochs, a lower beta, fewer --n-components "
+              f"or a larger --batch-size move it off.")
     if records:  # also the partial curve of an interrupted sweep
         _save_curve_png(records_to_table(records, as_frame=False), out / "rate_distortion.png",
                         type(estimator).__name__, floor)

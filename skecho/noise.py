@@ -22,6 +22,7 @@ __all__ = [
     "echo_log_scale",
     "echo_noise",
     "echo_rate",
+    "echo_rate_floor",
     "echo_sum",
     "gaussian_sample",
     "gaussian_kl",
@@ -80,6 +81,32 @@ def echo_clip_factor(d_max, bound=1.0, precision=2.0**-23):
         return d_max * math.log(r) - math.log1p(-r) - target
 
     return float(brentq(excess, 1e-12, 1.0 - 1e-12, xtol=1e-15, rtol=1e-15, maxiter=500))
+
+
+def echo_rate_floor(n_latent, d_max):
+    """The lowest rate an Echo code can carry, ``-n_latent * log(r)`` nats, ``r`` the clip factor.
+
+    Every scale is at most ``r = echo_clip_factor(d_max)``, so each dimension carries at least
+    ``-log(r)`` nats (``EchoAutoencoder.rate_floor_``).
+
+    Parameters
+    ----------
+    n_latent : int
+        Code dimensions.
+    d_max : int
+        Terms of the Echo sum (``batch_size - 1`` by default in training).
+
+    Returns
+    -------
+    floor : float
+
+    Examples
+    --------
+    >>> from skecho.noise import echo_rate_floor
+    >>> round(echo_rate_floor(8, 99), 3)  # 8 latents at batch 100
+    1.434
+    """
+    return -n_latent * float(np.log(echo_clip_factor(d_max)))
 
 
 def echo_log_scale(a, r):

@@ -9,7 +9,7 @@ import torch
 from ..autoencoder import Autoencoder
 from ..base import BaseAutoencoder
 from ..channels import EchoChannel
-from ..noise import echo_clip_factor
+from ..noise import echo_clip_factor, echo_rate_floor
 from ..objectives import Objective
 from ..validation import check_real
 from ._docs import document_shared
@@ -256,7 +256,7 @@ class EchoAutoencoder(TotalCorrelationMixin, RateScheduleMixin, BaseAutoencoder)
         auxiliary = self._tc_discriminator()
         self.d_max_ = self.batch_size_ - 1 if self.d_max is None else int(self.d_max)
         self.clip_factor_ = echo_clip_factor(self.d_max_)
-        self.rate_floor_ = -d * float(np.log(self.clip_factor_))
+        self.rate_floor_ = echo_rate_floor(d, self.d_max_)
         channel = EchoChannel(d, self.clip_factor_, self.d_max_, self.replacement,
                               code_scale=self.code_scale, center_noise=self.center_noise)
         return Autoencoder(encoder, channel, decoder, likelihood, auxiliary=auxiliary)
