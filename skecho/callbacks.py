@@ -24,12 +24,13 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import joblib
+
+from .results import write_atomic
 
 __all__ = [
     "BatchRecord",
@@ -273,17 +274,7 @@ class ProgressBar:
 
 def _dump_atomic(obj, path):
     """``joblib.dump(obj, path)`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        joblib.dump(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, lambda handle: joblib.dump(obj, handle), binary=True, shared=False)
 
 
 class Checkpoint:

@@ -10,18 +10,33 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_csv_atomic", "write_text_atomic"]
+__all__ = ["write_atomic", "write_csv_atomic", "write_text_atomic"]
 
 
-def _write_atomic(path, write, newline=None):
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``."""
+def write_atomic(path, write, *, binary=False, newline=None, shared=True):
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    The folder is created when missing; on any error (Ctrl-C included) the temporary file is
+    removed and ``path`` is left as it was. ``binary`` opens the handle in bytes mode;
+    ``shared`` makes the file readable by all (``0644``), else it keeps ``mkstemp``'s ``0600``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skecho.results import write_atomic
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "sub" / "t.bin"
+    >>> write_atomic(path, lambda handle: handle.write(b"ok"), binary=True)
+    >>> path.read_bytes()
+    b'ok'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline=newline) as handle:
+        with os.fdopen(fd, "wb" if binary else "w", newline=None if binary else newline) as handle:
             write(handle)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        if shared:
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -49,7 +64,7 @@ def write_csv_atomic(path, rows, columns):
         writer.writeheader()
         writer.writerows(rows)
 
-    _write_atomic(path, write, newline="")
+    write_atomic(path, write, newline="")
 
 
 def write_text_atomic(path, text):
@@ -64,4 +79,4 @@ def write_text_atomic(path, text):
     >>> path.read_text()
     '| a |'
     """
-    _write_atomic(path, lambda handle: handle.write(text))
+    write_atomic(path, lambda handle: handle.write(text))
