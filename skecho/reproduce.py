@@ -133,13 +133,18 @@ def _fit_and_score(label, kind, params, X, X_test, extra):
             "fit_time": fit_time}
 
 
-def _table1_jobs(settings, data_home, seed, device):
+def _mnist_jobs_data(settings, data_home, seed, device):
+    """Binary MNIST for Table 1 / Figure 2 and the settings every model there shares."""
     X, _, X_test = _mnist(data_home, settings["n_train"], settings["n_test"], seed)
     arch = settings["architecture"]
-    X, X_test = _images(X, arch), _images(X_test, arch)
     common = dict(n_components=32, batch_size=100, max_epochs=settings["epochs"],
                   learning_rate=settings["learning_rate"], architecture=arch,
                   hidden_sizes=settings["hidden_sizes"], random_state=seed, device=device)
+    return _images(X, arch), _images(X_test, arch), common
+
+
+def _table1_jobs(settings, data_home, seed, device):
+    X, X_test, common = _mnist_jobs_data(settings, data_home, seed, device)
     for label, (kind, extra) in _TABLE1_MODELS.items():
         params = dict(common, **extra)
         if settings["hidden_sizes"] == (64, 64) and kind == "vae":  # quick: small flows
@@ -149,15 +154,10 @@ def _table1_jobs(settings, data_home, seed, device):
 
 
 def _fig2_jobs(settings, data_home, seed, device):
-    X, _, X_test = _mnist(data_home, settings["n_train"], settings["n_test"], seed)
-    arch = settings["architecture"]
-    X, X_test = _images(X, arch), _images(X_test, arch)
+    X, X_test, common = _mnist_jobs_data(settings, data_home, seed, device)
     for kind, label in (("echo", "Echo"), ("vae", "VAE")):
         for beta in settings["betas"]:
-            params = dict(n_components=32, batch_size=100, max_epochs=settings["epochs"],
-                          learning_rate=settings["learning_rate"], architecture=arch,
-                          hidden_sizes=settings["hidden_sizes"], beta=beta, random_state=seed,
-                          device=device)
+            params = dict(common, beta=beta)
             yield ((label, beta, seed), _fit_and_score,
                    (label, kind, params, X, X_test, {"beta": beta, "seed": seed}))
 
