@@ -394,8 +394,10 @@ def warn_likelihood_choice(estimator, X):
     BetaVAE: likelihood="auto" chose a unit-variance Gaussian be
     """
     name = type(estimator).__name__
-    lo, hi = float(np.min(X)), float(np.max(X))
-    if estimator.likelihood == "auto" and estimator.likelihood_ == "gaussian":
+    if estimator.likelihood_ != "gaussian":  # nothing to say about Bernoulli data
+        return
+    if estimator.likelihood == "auto":
+        lo, hi = float(np.min(X)), float(np.max(X))
         warnings.warn(
             f"{name}: likelihood=\"auto\" chose a unit-variance Gaussian because X ranges over "
             f"[{lo:.4g}, {hi:.4g}], outside [0, 1]. For images or counts, rescale X into [0, 1] "
@@ -406,7 +408,7 @@ def warn_likelihood_choice(estimator, X):
         return
     std = float(np.std(X))
     low, high = GAUSSIAN_DATA_STD_RANGE
-    if estimator.likelihood_ == "gaussian" and not low <= std <= high:
+    if not low <= std <= high:
         warnings.warn(
             f"{name}: the Gaussian likelihood has unit variance, but X has standard deviation "
             f"{std:.4g}, so the distortion is dominated by the data's scale ("
