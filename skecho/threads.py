@@ -46,13 +46,12 @@ def fit_threads(model, device):
     if torch.device(device).type != "cpu" or chosen == "torch":
         return current
     if chosen != "auto":
-        try:
-            return max(1, int(chosen))
-        except ValueError:
+        if not (chosen.isdigit() and int(chosen) >= 1):
             raise ValueError(
                 f"SKECHO_TORCH_THREADS must be 'auto', 'torch' or a positive integer, got "
                 f"{chosen!r}."
-            ) from None
+            )
+        return int(chosen)
     n_parameters = sum(p.numel() for p in model.parameters())
     return 1 if n_parameters < SMALL_NETWORK_PARAMETERS else current
 

@@ -48,6 +48,7 @@ def test_large_networks_and_the_environment_choose_otherwise(two_threads, monkey
     assert fit_threads(small, torch.device("cpu")) == 2
     monkeypatch.setenv("SKECHO_TORCH_THREADS", "3")
     assert fit_threads(small, torch.device("cpu")) == 3
-    monkeypatch.setenv("SKECHO_TORCH_THREADS", "many")
-    with pytest.raises(ValueError, match="SKECHO_TORCH_THREADS must be"):
-        fit_threads(small, torch.device("cpu"))
+    for bad in ("many", "0", "-2"):  # no thread count is made up from a bad value
+        monkeypatch.setenv("SKECHO_TORCH_THREADS", bad)
+        with pytest.raises(ValueError, match="SKECHO_TORCH_THREADS must be"):
+            fit_threads(small, torch.device("cpu"))
