@@ -25,7 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import write_csv_atomic, write_text_atomic  # noqa: F401 (importable here)
+from .results import (  # noqa: F401 (write_csv_atomic: importable here)
+    write_as_they_finish,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 __all__ = ["main"]
 
@@ -206,17 +210,12 @@ def _collect(results, csv_path, columns, describe):
 
     Returns ``(rows, interrupted)``: on Ctrl-C the rows finished so far (on disk when any).
     """
-    rows = []
-    try:
-        for row in results:
-            rows.append(row)
-            write_csv_atomic(csv_path, rows, columns)
-            print(f"  {describe(row)}", flush=True)
-    except KeyboardInterrupt:
+    rows, interrupted = write_as_they_finish(
+        results, csv_path, columns, on_row=lambda row: print(f"  {describe(row)}", flush=True))
+    if interrupted:
         print(f"interrupted: {len(rows)} finished result(s) kept in {csv_path}" if rows else
               "interrupted before any result finished: nothing written", file=sys.stderr)
-        return rows, True
-    return rows, False
+    return rows, interrupted
 
 
 def _save_curve_png(table, path, label, rate_floor=None):

@@ -314,7 +314,7 @@ def reproduce(name, *, scale="cpu", data_home=None, out="skecho-reproduce", resu
     """
     from joblib import Parallel, delayed
 
-    from .results import write_csv_atomic
+    from .results import write_as_they_finish
 
     if name not in EXPERIMENTS:
         raise ValueError(f"Unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}.")
@@ -337,20 +337,16 @@ def reproduce(name, *, scale="cpu", data_home=None, out="skecho-reproduce", resu
                     jobs.append((func, args))
     log(f"reproduce {name} at scale {scale!r}: {len(jobs)} model(s) to fit"
         f"{f', {len(rows)} kept from {csv_path}' if rows else ''} -> {out}")
-    columns = None
     threads = 1 if n_jobs != 1 else 0
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_run_one)(func, args, threads) for func, args in jobs)
-    try:
-        for row in results:
-            rows.append(row)
-            columns = columns or list(row)
-            write_csv_atomic(csv_path, rows, columns)
-            log("  " + "  ".join(f"{k} {_fmt(v)}" for k, v in row.items()))
-    except KeyboardInterrupt:
+    rows, interrupted = write_as_they_finish(
+        results, csv_path, rows=rows,
+        on_row=lambda row: log("  " + "  ".join(f"{k} {_fmt(v)}" for k, v in row.items())))
+    if interrupted:
         log(f"interrupted: {len(rows)} finished model(s) kept in {csv_path}"
             if rows and csv_path.exists() else "interrupted before any model finished")
-        raise
+        raise KeyboardInterrupt
     if rows:
         _write_report(name, scale, rows, out, log)
     return rows

@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic", "write_csv_atomic", "write_text_atomic"]
+__all__ = ["write_as_they_finish", "write_atomic", "write_csv_atomic", "write_text_atomic"]
 
 
 def write_atomic(path, write, *, binary=False, newline=None, shared=True):
@@ -80,3 +80,39 @@ def write_text_atomic(path, text):
     '| a |'
     """
     write_atomic(path, lambda handle: handle.write(text))
+
+
+def write_as_they_finish(results, path, columns=None, *, rows=None, on_row=None):
+    """Rewrite the CSV ``path`` atomically after each row that ``results`` yields.
+
+    Each finished row (a dict) is appended to ``rows`` (new list when None: pass the rows of a
+    resumed run) and the whole table written again; ``on_row(row)`` runs after each write (to
+    print it). ``columns`` default to the first row's keys. Ctrl-C stops the loop and keeps what
+    finished, on disk when any row did.
+
+    Returns
+    -------
+    rows : list of dict
+    interrupted : bool
+        Whether Ctrl-C stopped the loop.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skecho.results import write_as_they_finish
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> rows, interrupted = write_as_they_finish(iter([{"beta": 1}, {"beta": 2}]), path)
+    >>> len(rows), interrupted, path.read_text().splitlines()
+    (2, False, ['beta', '1', '2'])
+    """
+    rows = [] if rows is None else rows
+    try:
+        for row in results:
+            rows.append(row)
+            columns = columns or list(row)
+            write_csv_atomic(path, rows, columns)
+            if on_row is not None:
+                on_row(row)
+    except KeyboardInterrupt:
+        return rows, True
+    return rows, False
