@@ -33,11 +33,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from skecho import BetaVAE, EchoAutoencoder
-from skecho.base import _initialize
+from skecho.base import _initialize, _start_output_bias
+from skecho.metrics import dimensions_at_floor
 from skecho.networks import build_networks
 from skecho.seeding import seed_sequence
 from skecho.validation import validate_X
@@ -90,12 +90,6 @@ def _params(cls, extra, args, **more):
                learning_rate=args.learning_rate, **extra, **more)
 
 
-def _dims_at_floor(model, X):
-    per_dim = model.rate_per_dimension(X)
-    floor = -math.log(model.clip_factor_) if hasattr(model, "clip_factor_") else 0.0
-    return int(np.sum(per_dim < floor + 0.02))
-
-
 def first_steps(X, args):
     """Part 1: the first Adam steps, as the training loop takes them, with the gradients shown."""
     print(f"\n## 1. The first {args.steps} Adam steps (lr {args.learning_rate}, seed 0)\n")
@@ -103,7 +97,8 @@ def first_steps(X, args):
         fresh = _params(cls, extra, args, max_epochs=1, random_state=0)
         fresh._check_params()
         Xv = validate_X(fresh, X, reset=True)
-        _initialize(fresh, Xv, seed_sequence(0, 0)[0])  # the networks fit() would start from
+        _initialize(fresh, Xv, seed_sequence(0, 0)[0])  # the networks fit() would start from,
+        _start_output_bias(fresh, Xv)                   # with fit's output bias (no split)
         net = fresh.module_
         net.train()
         optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate)
@@ -150,7 +145,7 @@ def ablation(X, X_test, args):
             seconds = time.perf_counter() - start
             rate, distortion = model.rate_distortion(X_test)
             print(f"| {name} | {seed} | {rate:.2f} | {distortion:.2f} | {rate + distortion:.2f} "
-                  f"| {_dims_at_floor(model, X_test)} of {LATENT} | {seconds:.0f} |", flush=True)
+                  f"| {dimensions_at_floor(model, X_test)} of {LATENT} | {seconds:.0f} |", flush=True)
 
 
 def curve(X, X_test, args):
@@ -169,7 +164,7 @@ def curve(X, X_test, args):
             model.partial_fit(X)
             if epoch % args.every == 0:
                 rate, distortion = model.rate_distortion(X_test)
-                cells.append(f"{rate + distortion:.2f} ({_dims_at_floor(model, X_test)})")
+                cells.append(f"{rate + distortion:.2f} ({dimensions_at_floor(model, X_test)})")
         if cells:
             print(f"| {epoch} | " + " | ".join(cells) + " |", flush=True)
     print("\n(in brackets: dimensions at the floor / inactive, of 32)")

@@ -16,10 +16,9 @@ parameterisation (``code_scale=1, center_noise=False``). Usage::
 import argparse
 import time
 
-import numpy as np
-
 from skecho import BetaVAE, EchoAutoencoder
 from skecho.datasets import load_mnist
+from skecho.metrics import dimensions_at_floor
 
 
 def main(argv=None):
@@ -53,8 +52,7 @@ def main(argv=None):
         model.fit(X)
         seconds = time.perf_counter() - start
         rate, distortion = model.rate_distortion(X_test)
-        floor = -np.log(model.clip_factor_) if hasattr(model, "clip_factor_") else 0.0
-        low = int(np.sum(model.rate_per_dimension(X_test) < floor + 0.02))
+        low = dimensions_at_floor(model, X_test)
         print(f"{name:28s} rate {rate:6.2f}  distortion {distortion:6.2f}  -ELBO "
               f"{rate + distortion:7.2f}  at the floor / inactive {low:2d} of 32  "
               f"({seconds:.0f} s)", flush=True)

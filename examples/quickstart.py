@@ -11,12 +11,11 @@ it. ``--epochs``, ``--beta`` and ``--n-components`` change the run.
 import argparse
 import time
 
-import numpy as np
-
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from skecho import BetaVAE, EchoAutoencoder
+from skecho.metrics import dimensions_at_floor
 
 
 def main(argv=None):
@@ -40,8 +39,7 @@ def main(argv=None):
         seconds = time.perf_counter() - start
         rate, distortion = model.rate_distortion(X_test)
         if cls is EchoAutoencoder:
-            per_dim = model.rate_per_dimension(X_test)
-            at_floor = int(np.sum(per_dim < -np.log(model.clip_factor_) + 0.02))
+            at_floor = dimensions_at_floor(model, X_test)
             note = (f"exact I(X;Z); floor {model.rate_floor_:.3f}, {at_floor} of "
                     f"{args.n_components} dimensions at it")
         else:

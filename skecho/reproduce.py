@@ -19,11 +19,12 @@ results and ``resume=True`` skips them; Markdown tables (and the Figure 2 plot, 
 matplotlib) are written at the end.
 """
 
-import math
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .metrics import dimensions_at_floor
 
 __all__ = ["EXPERIMENTS", "SCALES", "SCALE_SETTINGS", "interpolate_curve", "reproduce"]
 
@@ -114,12 +115,6 @@ def _estimator(kind, **params):
     return {"echo": EchoAutoencoder, "vae": BetaVAE}[kind](**params)
 
 
-def _dims_at_floor(model, X):
-    per_dim = model.rate_per_dimension(X)
-    floor = -math.log(model.clip_factor_) if hasattr(model, "clip_factor_") else 0.0
-    return int(np.sum(per_dim < floor + 0.02))
-
-
 def _fit_and_score(label, kind, params, X, X_test, extra):
     """One model: fit, then the test rate / distortion / -ELBO and dimensions at the floor."""
     model = _estimator(kind, **params)
@@ -128,7 +123,7 @@ def _fit_and_score(label, kind, params, X, X_test, extra):
     fit_time = time.perf_counter() - start
     rate, distortion = model.rate_distortion(X_test)
     return {"model": label, **extra, "rate": rate, "distortion": distortion,
-            "neg_elbo": rate + distortion, "dims_at_floor": _dims_at_floor(model, X_test),
+            "neg_elbo": rate + distortion, "dims_at_floor": dimensions_at_floor(model, X_test),
             "n_components": model.n_components, "epochs": model.n_iter_,
             "fit_time": fit_time}
 
@@ -182,7 +177,7 @@ def _table2_row(label, kind, params, X, factors, extra):
     return {"model": label, **extra, "rate": rate, "distortion": distortion,
             "mig": mutual_info_gap(codes, factors[:n_eval]), "factor_vae": fvae.score,
             "active_dims": fvae.num_active_dims,
-            "dims_at_floor": _dims_at_floor(model, X[:n_eval]), "fit_time": fit_time}
+            "dims_at_floor": dimensions_at_floor(model, X[:n_eval]), "fit_time": fit_time}
 
 
 def _table2_jobs(settings, data_home, seed, device, dependent=False):

@@ -7,7 +7,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from skecho.metrics import distortion, elbo, rate, total_correlation
+from skecho.metrics import dimensions_at_floor, distortion, elbo, rate, total_correlation
 
 
 class KnownRateDistortion(BaseEstimator):
@@ -193,3 +193,37 @@ def test_total_correlation_bad_input():
         total_correlation(codes, method="discriminator", test_size=1.5)
     with pytest.raises(TypeError, match="random_state"):
         total_correlation(codes, method="mws", log_var=codes, random_state="seed")
+
+
+class _PerDimension:
+    """Fitted stand-in with given per-dimension rates (and a clip factor, for an Echo code)."""
+
+    def __init__(self, per_dim, clip_factor=None):
+        self.per_dim = np.asarray(per_dim)
+        if clip_factor is not None:
+            self.clip_factor_ = clip_factor
+
+    def rate_per_dimension(self, X):
+        return self.per_dim
+
+
+def test_dimensions_at_floor_counts_against_echos_floor_or_zero():
+    X = np.zeros((4, 2))
+    r = 0.8359  # batch 100: floor -log r = 0.1792 nats
+    floor = -np.log(r)
+    echo = _PerDimension([floor, floor + 0.019, floor + 0.021, 2.0], clip_factor=r)
+    assert dimensions_at_floor(echo, X) == 2
+    assert dimensions_at_floor(echo, X, tol=0.05) == 3 and dimensions_at_floor(echo, X, tol=0) == 0
+    vae = _PerDimension([0.0, 0.015, 0.19, 5.0])  # Gaussian: the floor is 0 (inactive: KL < tol)
+    assert dimensions_at_floor(vae, X) == 2
+
+
+def test_dimensions_at_floor_rejects_bad_input():
+    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+        dimensions_at_floor(_PerDimension([0.0]), np.zeros((1, 1)), tol=-1)
+    with pytest.raises(TypeError, match="rate_per_dimension"):
+        dimensions_at_floor(object(), np.zeros((1, 1)))
+    with pytest.raises(NotFittedError):
+        from skecho import EchoAutoencoder
+
+        dimensions_at_floor(EchoAutoencoder(), np.zeros((3, 2)))

@@ -16,7 +16,7 @@ from ._beta_vae import beta_vae_score, beta_vae_score_from_codes
 from ._clustering import clustering_accuracy
 from ._dci import dci
 from ._factor_vae import factor_vae_score, factor_vae_score_from_codes
-from ._information import distortion, elbo, rate, total_correlation
+from ._information import dimensions_at_floor, distortion, elbo, rate, total_correlation
 from ._irs import irs_score
 from ._mig import mutual_info_gap
 from ._modularity import explicitness_score, modularity_score
@@ -40,6 +40,7 @@ from ._unsupervised import active_units, code_mutual_info_score, gaussian_wasser
 
 __all__ = [
     "rate",
+    "dimensions_at_floor",
     "distortion",
     "elbo",
     "total_correlation",

@@ -76,6 +76,44 @@ def rate(estimator, X, *, per_sample=False):
     return _rate_distortion(estimator, X, per_sample)[0]
 
 
+def dimensions_at_floor(estimator, X, *, tol=0.02):
+    """How many code dimensions carry (almost) no more than the least they can: dead dimensions.
+
+    A dimension counts when its mean rate over X (``estimator.rate_per_dimension(X)``) is
+    within ``tol`` nats of its floor: ``-log(clip_factor_)`` for Echo, 0 for the Gaussian and
+    hybrid channels (there: a KL to N(0, 1) below ``tol``, an inactive dimension).
+
+    Parameters
+    ----------
+    estimator : fitted skecho estimator
+        With ``rate_per_dimension(X)``; Echo models also have ``clip_factor_``.
+    X : array-like of shape (n_samples, ...)
+    tol : float, default=0.02
+        Nats above the floor that still count as at it.
+
+    Returns
+    -------
+    n_dims : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skecho.metrics import dimensions_at_floor
+    >>> class Fitted:
+    ...     clip_factor_ = np.exp(-0.2)  # floor 0.2 nats per dimension
+    ...     def rate_per_dimension(self, X):
+    ...         return np.array([0.2, 0.21, 0.5, 3.0])
+    >>> dimensions_at_floor(Fitted(), np.zeros((3, 2)))
+    2
+    """
+    if not (tol >= 0 and np.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number >= 0 (nats), got {tol!r}.")
+    per_dim = np.asarray(_fitted_method(estimator, "rate_per_dimension")(X), dtype=np.float64)
+    clip = getattr(estimator, "clip_factor_", None)
+    floor = 0.0 if clip is None else -float(np.log(clip))
+    return int(np.sum(per_dim < floor + tol))
+
+
 def distortion(estimator, X, *, per_sample=False):
     """Distortion -E log p(x | z) of a fitted estimator on X, in nats.
 
