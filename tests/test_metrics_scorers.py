@@ -197,7 +197,8 @@ def test_public_api_is_exported():
                 "gaussian_wasserstein_correlation", "code_mutual_info_score", "active_units",
                 "beta_vae_scorer", "modularity_scorer", "explicitness_scorer", "irs_scorer",
                 "active_units_scorer", "neg_gaussian_total_correlation_scorer",
-                "neg_gaussian_wasserstein_correlation_scorer", "neg_code_mutual_info_scorer"}
+                "neg_gaussian_wasserstein_correlation_scorer", "neg_code_mutual_info_scorer",
+                "dimensions_at_floor"}
     assert set(metrics.__all__) == expected
     for name in expected:
         assert callable(getattr(metrics, name))
