@@ -3,7 +3,8 @@
 ``eps_i = sum_k prod_{l<k} S(x(l)) f(x(k))`` over a given sequence of rows per output row, reduced
 pairwise as a composition of the affine maps ``e -> f + S e`` (``log2 K`` vectorised levels
 forward and backward, ``O(B K d)``), with the direct gather-cumsum-exp sum kept as the reference
-(``_echo_sum_gather``). Deterministic on the CPU at any thread count.
+(``_echo_sum_gather``). Deterministic on the CPU at any thread count. A step compiled with
+``torch.compile`` traces the same tree written as plain ops (``_echo_tree_traceable``) instead.
 """
 
 import functools
@@ -55,11 +56,11 @@ def echo_sum(f, log_s, order):
     return _echo_sum(f, log_s, order, distinct=False)
 
 
-@torch.compiler.disable  # hand-fused already: torch.compile leaves it eager
 def _echo_sum(f, log_s, order, distinct):
     """:func:`echo_sum`; ``distinct=True`` promises that no row repeats within a sequence, so
     that off the CPU the gradient is gathered row by row (no atomics) instead of accumulated
-    with ``index_add_``."""
+    with ``index_add_``. Traced by ``torch.compile`` (``compile=True``), a sum over distinct
+    rows takes :func:`_echo_tree_traceable`, which inductor fuses; the eager kernel otherwise."""
     if f.dim() != 2 or f.shape != log_s.shape:
         raise ValueError(
             f"f and log_s must both be (N, d) tensors of the same shape, got {tuple(f.shape)} "
@@ -69,6 +70,13 @@ def _echo_sum(f, log_s, order, distinct):
         raise ValueError(f"order must be a (B, K) tensor of row indices, got {tuple(order.shape)}.")
     if order.shape[1] == 0:
         return f.new_zeros(order.shape[0], f.shape[1])
+    if distinct and _COMPILABLE and torch.compiler.is_compiling():
+        return _echo_tree_traceable(f, log_s, order)
+    return _echo_sum_eager(f, log_s, order, distinct)
+
+
+@torch.compiler.disable  # hand-fused already: a compiled step traces _echo_tree_traceable
+def _echo_sum_eager(f, log_s, order, distinct):
     if torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad):
         return _EchoSum.apply(f, log_s, order, distinct)
     return _echo_tree_forward(f, log_s, order, keep=False)[0]
@@ -114,20 +122,23 @@ def _echo_sum_gather(f, log_s, order):
 _GATHER_CHUNK = 1 << 22
 
 
-@functools.lru_cache(maxsize=None)
-def _tree_positions(n_terms):
-    """Leaf slot of each sequence position (a tuple of length K)."""
-    if n_terms == 1:
-        return (0,)
-    half = n_terms // 2
-    parent = _tree_positions(n_terms - half)
-    slots = [0] * n_terms
-    for q in range(half):
-        slots[2 * q] = parent[q]
-        slots[2 * q + 1] = half + parent[q]
-    if n_terms % 2:
-        slots[-1] = 2 * half
-    return tuple(slots)
+def _leaf_slots(n_terms):
+    """Leaf slot of each sequence position (a tuple of length K), without a cache (so that
+    torch.compile can trace it as plain Python)."""
+    slots = (0,)
+    for n in reversed(_level_sizes(n_terms)[:-1]):  # from the root's children to the leaves
+        half, parent = n // 2, slots
+        slots = [0] * n
+        for q in range(half):
+            slots[2 * q] = parent[q]
+            slots[2 * q + 1] = half + parent[q]
+        if n % 2:
+            slots[-1] = 2 * half
+        slots = tuple(slots)
+    return slots
+
+
+_tree_positions = functools.lru_cache(maxsize=None)(_leaf_slots)
 
 
 @functools.lru_cache(maxsize=None)
@@ -319,3 +330,88 @@ def _leaves_to_rows_by_gather(leaf, order, n_source):
         part = flat_leaf.index_select(0, index).view(2, -1, n_source, n_dims).sum(1)
         grads = part if grads is None else grads.add_(part)
     return grads
+
+
+# The compiled path. Traced by torch.compile, the Echo sum is the same pairwise reduction
+# written with plain ops, which AOTAutograd differentiates and inductor fuses into a few loops
+# (the eager kernel above is hand-scheduled for one op at a time). Only the gathers of the
+# leaves get a hand-written backward: autograd's (index_add) compiles to atomic adds when the
+# kernel runs on more than one thread, whose order, and so whose rounding, varies from run to
+# run (measured: 30 repeats of one compiled step on two threads gave gradients differing by
+# up to 5e-7). On the CPU the rows' gradients are summed by eager index_add_ (serial, fixed
+# order) behind a custom op that inductor leaves alone; on other devices each row's gradient
+# is pulled from its leaves by a gather and summed in a fixed order (no atomics).
+
+
+def _index_add_rows(leaves: torch.Tensor, index: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """``(n_rows, w)`` sums of the rows of ``leaves`` by ``index`` (eager, fixed order)."""
+    return leaves.new_zeros(n_rows, leaves.shape[1]).index_add_(0, index, leaves)
+
+
+if hasattr(torch.library, "custom_op"):  # torch >= 2.4
+    _index_add_rows = torch.library.custom_op(
+        "skecho::index_add_rows", _index_add_rows, mutates_args=())
+
+    @_index_add_rows.register_fake
+    def _(leaves, index, n_rows):
+        return leaves.new_empty(n_rows, leaves.shape[1])
+
+    _COMPILABLE = True
+else:
+    _COMPILABLE = False
+
+
+class _GatherLeaves(torch.autograd.Function):
+    """``table.index_select(0, index)`` with a deterministic backward (see the notes above).
+    ``pull`` (off the CPU only) is the ``(N, B)`` map of the leaf of row ``m`` in output row
+    ``i``'s sequence, or ``len(index)`` (a zero row) where the sequence leaves ``m`` out."""
+
+    @staticmethod
+    def forward(ctx, table, index, pull):
+        ctx.save_for_backward(index, pull)
+        ctx.n_source = table.shape[0]
+        return table.index_select(0, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        index, pull = ctx.saved_tensors
+        if pull is None:
+            return _index_add_rows(grad, index, ctx.n_source), None, None
+        padded = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
+        rows = padded.index_select(0, pull.reshape(-1)).view(*pull.shape, grad.shape[1])
+        return rows.sum(1), None, None
+
+
+def _echo_tree_traceable(f, log_s, order, pull_gradients=None):
+    """:func:`echo_sum` over distinct rows per sequence, as plain traceable ops (the compiled
+    step's kernel; the same pairwise reduction as ``_EchoSum``, equal to float rounding). It
+    runs eagerly too. ``pull_gradients``: sum the rows' gradients by gather (the default off
+    the CPU) rather than by index_add_ (the default on it)."""
+    n_rows, n_terms = order.shape
+    n_source, n_dims = f.shape
+    slot_of_term = _leaf_slots(n_terms)
+    term_of_slot = [0] * n_terms
+    for term, slot in enumerate(slot_of_term):
+        term_of_slot[slot] = term
+    device = order.device
+    flat = order.t().index_select(0, torch.tensor(term_of_slot, device=device)).reshape(-1)
+    pull = None
+    if device.type != "cpu" if pull_gradients is None else pull_gradients:
+        # pull[m, i]: the leaf (slot * B + i) of row m in row i's sequence.
+        leaf_of_term = (torch.tensor(slot_of_term, device=device).unsqueeze(0) * n_rows
+                        + torch.arange(n_rows, device=device).unsqueeze(1))
+        pull = order.new_full((n_rows, n_source), n_terms * n_rows)
+        pull = pull.scatter(1, order, leaf_of_term).t()
+    table = torch.cat([f, log_s.exp()], dim=1)
+    leaves = _GatherLeaves.apply(table, flat, pull).view(n_terms, n_rows, 2 * n_dims)
+    F, S = leaves[..., :n_dims], leaves[..., n_dims:]
+    while F.shape[0] > 1:
+        n = F.shape[0]
+        half = n // 2
+        F_next = F[:half] + S[:half] * F[half:2 * half]
+        S_next = S[:half] * S[half:2 * half]
+        if n % 2:
+            F_next = torch.cat([F_next, F[-1:]])
+            S_next = torch.cat([S_next, S[-1:]])
+        F, S = F_next, S_next
+    return F[0]
