@@ -12,7 +12,8 @@ them, each printing the median and the fastest (least disturbed on a shared mach
 - ``alternatives`` (``--alternatives``): other formulations measured against the same inputs,
   e.g. the per-dimension ``(B, B, d)`` weight matrix with a batched matrix-vector product.
 - ``epoch``: per-epoch seconds (``history_["time"]``, the training epoch itself) of BetaVAE,
-  EchoAutoencoder and EchoAutoencoder with the pre-change noise, one epoch per ``partial_fit``
+  EchoAutoencoder, EchoAutoencoder with the pre-change noise and EchoAutoencoder with Gaussian
+  draws in place of the Echo sum (what a step costs without the sum), one epoch per ``partial_fit``
   call, on the MLP 784-512-512 (latent 32, batch 100, ``--n-mlp`` random binary 784-pixel rows)
   and on the 28x28 conv nets (``architecture="auto"``, ``--n-conv`` random binary 28x28 images).
   Targets: Echo / VAE <= 1.05 (MLP) and <= 1.02 (conv).
@@ -80,6 +81,13 @@ def noise_weight_matrix(f, s=None, *, log_s=None, d_max=None, replacement=False,
     index = order.unsqueeze(2).expand(n_rows, n_terms, n_dims)
     matrix = f.new_zeros(n_rows, n_rows, n_dims).scatter(1, index, weights)  # (i, j, c)
     return torch.bmm(matrix.permute(2, 0, 1), f.t().unsqueeze(2)).squeeze(2).t()
+
+
+def noise_stand_in(f, s=None, *, log_s=None, d_max=None, replacement=False, generator=None):
+    """Not Echo noise: standard normal draws of ``f``'s shape. Training with it costs what
+    Echo costs except the Echo sum (the orders and the sum), which isolates the sum's share of
+    a step."""
+    return torch.randn(f.shape, generator=generator, dtype=f.dtype, device=f.device)
 
 
 NOISE = {"before": noise_before, "after": echo_noise}
@@ -189,6 +197,10 @@ def bench_noise(batches, rounds, alternatives, clock):
             med, fast, ratio, ratio_fast = summary(times, name, "before")
             print(f"{batch:5d} {name:14s} {med * 1e3:10.3f} {fast * 1e3:11.3f} {ratio:9.3f} "
                   f"{ratio_fast:10.3f} {peak_memory(fn) / 2**20:9.1f}")
+    f, log_s = noise_inputs(100, n_dims=1)
+    floor = alternate({"d = 1": lambda: forward_backward(echo_noise, f, log_s)}, rounds, 20, clock)
+    print(f"B = 100 with one dimension (the kernel's fixed cost of dispatching its ops): "
+          f"median {statistics.median(floor['d = 1']) * 1e3:.3f} ms")
     keys = torch.rand(100, 100)
     sorts = {"torch.argsort": lambda: torch.argsort(keys, dim=1),
              "echo_noise's": lambda: skecho.noise._other_rows_order(100, 99, False, None, "cpu")}
@@ -217,6 +229,7 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
             "VAE": (BetaVAE(**common, **extra), echo_noise),
             "Echo": (EchoAutoencoder(**common, **extra), echo_noise),
             "Echo before": (EchoAutoencoder(**common, **extra), noise_before),
+            "Echo, no sum": (EchoAutoencoder(**common, **extra), noise_stand_in),
         }
         with noise_swapped() as swap:
             for model, noise in models.values():  # warm-up epoch
@@ -237,6 +250,10 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
                   + (f"  (target <= {target})" if name == "Echo" else ""))
         pairs = [e / v for e, v in zip(times["Echo"], times["VAE"])]
         print(f"  Echo / VAE per round: {', '.join(f'{r:.3f}' for r in pairs)}")
+        steps = -(-len(X) // common["batch_size"])
+        share = statistics.median(times["Echo"]) - statistics.median(times["Echo, no sum"])
+        print(f"  the Echo sum in the training step (Echo - Echo, no sum): "
+              f"{share / steps * 1e3:.3f} ms per step of {statistics.median(times['Echo']) / steps * 1e3:.2f} ms")
 
 
 def main(argv=None):
