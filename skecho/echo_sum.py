@@ -8,6 +8,7 @@ forward and backward, ``O(B K d)``), with the direct gather-cumsum-exp sum kept 
 """
 
 import functools
+from typing import Optional
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -338,22 +339,32 @@ def _leaves_to_rows_by_gather(leaf, order, n_source):
 # leaves get a hand-written backward: autograd's (index_add) compiles to atomic adds when the
 # kernel runs on more than one thread, whose order, and so whose rounding, varies from run to
 # run (measured: 30 repeats of one compiled step on two threads gave gradients differing by
-# up to 5e-7). On the CPU the rows' gradients are summed by eager index_add_ (serial, fixed
-# order) behind a custom op that inductor leaves alone; on other devices each row's gradient
-# is pulled from its leaves by a gather and summed in a fixed order (no atomics).
+# up to 5e-7). The rows' gradients are summed eagerly behind a custom op that inductor leaves
+# alone: on the CPU by index_add_ (serial, fixed order), on other devices by pulling each
+# row's gradient from its leaves with a gather, in chunks of bounded size (no atomics).
 
 
-def _index_add_rows(leaves: torch.Tensor, index: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """``(n_rows, w)`` sums of the rows of ``leaves`` by ``index`` (eager, fixed order)."""
-    return leaves.new_zeros(n_rows, leaves.shape[1]).index_add_(0, index, leaves)
+def _sum_leaves_into_rows(leaves: torch.Tensor, index: torch.Tensor,
+                          pull: Optional[torch.Tensor], n_rows: int) -> torch.Tensor:
+    """``(n_rows, w)``: row ``m`` sums the rows of ``leaves`` whose ``index`` is ``m``. With
+    ``pull`` (the ``(n_rows, B)`` map of each row's leaf per output row, ``len(leaves)`` where
+    absent), by chunked gathers; otherwise by ``index_add_``. Both in a fixed order."""
+    if pull is None:
+        return leaves.new_zeros(n_rows, leaves.shape[1]).index_add_(0, index, leaves)
+    padded = torch.cat([leaves, leaves.new_zeros(1, leaves.shape[1])])
+    chunk = max(1, _GATHER_CHUNK // (pull.shape[1] * leaves.shape[1]))
+    return torch.cat([
+        padded.index_select(0, part.reshape(-1)).view(*part.shape, leaves.shape[1]).sum(1)
+        for part in pull.split(chunk)
+    ])
 
 
 if hasattr(torch.library, "custom_op"):  # torch >= 2.4
-    _index_add_rows = torch.library.custom_op(
-        "skecho::index_add_rows", _index_add_rows, mutates_args=())
+    _sum_leaves_into_rows = torch.library.custom_op(
+        "skecho::sum_leaves_into_rows", _sum_leaves_into_rows, mutates_args=())
 
-    @_index_add_rows.register_fake
-    def _(leaves, index, n_rows):
+    @_sum_leaves_into_rows.register_fake
+    def _(leaves, index, pull, n_rows):
         return leaves.new_empty(n_rows, leaves.shape[1])
 
     _COMPILABLE = True
@@ -362,9 +373,8 @@ else:
 
 
 class _GatherLeaves(torch.autograd.Function):
-    """``table.index_select(0, index)`` with a deterministic backward (see the notes above).
-    ``pull`` (off the CPU only) is the ``(N, B)`` map of the leaf of row ``m`` in output row
-    ``i``'s sequence, or ``len(index)`` (a zero row) where the sequence leaves ``m`` out."""
+    """``table.index_select(0, index)`` whose backward sums the leaves' gradients into their
+    rows with :func:`_sum_leaves_into_rows` (``pull`` as there; see the notes above)."""
 
     @staticmethod
     def forward(ctx, table, index, pull):
@@ -375,18 +385,14 @@ class _GatherLeaves(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         index, pull = ctx.saved_tensors
-        if pull is None:
-            return _index_add_rows(grad, index, ctx.n_source), None, None
-        padded = torch.cat([grad, grad.new_zeros(1, grad.shape[1])])
-        rows = padded.index_select(0, pull.reshape(-1)).view(*pull.shape, grad.shape[1])
-        return rows.sum(1), None, None
+        return _sum_leaves_into_rows(grad, index, pull, ctx.n_source), None, None
 
 
 def _echo_tree_traceable(f, log_s, order, pull_gradients=None):
     """:func:`echo_sum` over distinct rows per sequence, as plain traceable ops (the compiled
     step's kernel; the same pairwise reduction as ``_EchoSum``, equal to float rounding). It
-    runs eagerly too. ``pull_gradients``: sum the rows' gradients by gather (the default off
-    the CPU) rather than by index_add_ (the default on it)."""
+    runs eagerly too. ``pull_gradients``: sum the rows' gradients by chunked gathers (the
+    default off the CPU) rather than by index_add_ (the default on it)."""
     n_rows, n_terms = order.shape
     n_source, n_dims = f.shape
     slot_of_term = _leaf_slots(n_terms)

@@ -317,10 +317,11 @@ def test_echo_sum_is_differentiable_once():
 @pytest.mark.parametrize("n_rows, n_source, n_terms", [(2, 2, 1), (9, 9, 8), (7, 30, 20),
                                                        (100, 100, 99), (64, 64, 17)])
 def test_the_traceable_kernel_equals_the_direct_sum_in_values_and_gradients(
-        n_rows, n_source, n_terms, pull_gradients):
+        monkeypatch, n_rows, n_source, n_terms, pull_gradients):
     # the kernel torch.compile traces (plain ops, a hand-written backward of its gathers),
-    # run eagerly, with either way of summing the rows' gradients, against autograd through
-    # the direct gather-cumsum-exp sum
+    # run eagerly, with either way of summing the rows' gradients (the gathers in chunks of
+    # 3 rows), against autograd through the direct gather-cumsum-exp sum
+    monkeypatch.setattr(kernel, "_GATHER_CHUNK", 3 * n_rows * 2 * 3)
     f, log_s = _echo_inputs(n_source, 3)
     order = _random_orders(n_rows, n_source, n_terms, repeats=False, seed=n_terms)
     got = kernel._echo_tree_traceable(f, log_s, order, pull_gradients=pull_gradients)
