@@ -158,13 +158,16 @@ def _tree_index(n_terms, kind, device):
             return rest + slot - half if slot < 2 * half else half
 
         slot_of_term = [grad_slot(slot) for slot in slot_of_term]
-    if kind.endswith("of_term"):
-        values = slot_of_term
-    else:
-        values = [0] * n_terms
-        for term, slot in enumerate(slot_of_term):
-            values[slot] = term
+    values = slot_of_term if kind.endswith("of_term") else _inverse(slot_of_term)
     return torch.tensor(values, dtype=torch.long, device=device)
+
+
+def _inverse(permutation):
+    """The inverse of a permutation of ``range(n)`` given as a sequence (a list)."""
+    inverse = [0] * len(permutation)
+    for position, value in enumerate(permutation):
+        inverse[value] = position
+    return inverse
 
 
 def _level_sizes(n_terms):
@@ -312,25 +315,34 @@ def _leaves_to_rows_by_accumulation(leaf, order, n_source):
 
 
 def _leaves_to_rows_by_gather(leaf, order, n_source):
-    """For sequences without repeats: gather, for every output row i and source row j, the
-    leaf of j in i's sequence (or the zero row), and sum over i in fixed chunks (a bounded
-    intermediate). No atomics: deterministic on every device."""
+    """For sequences without repeats: each source row's gradient pulled from its leaves by a
+    gather (:func:`_pull_map`, :func:`_gather_rows`), in chunks of bounded size. No atomics:
+    deterministic on every device."""
+    return torch.stack([
+        _gather_rows(leaf[part], _pull_map(order, _tree_index(order.shape[1], kind, order.device),
+                                           n_source))
+        for part, (kind, _) in enumerate(_LEAF_PARTS)
+    ])
+
+
+def _pull_map(order, slot_of_term, n_source):
+    """``(n_source, B)``: the leaf (``slot * B + i``) of source row ``m`` in output row ``i``'s
+    sequence, ``B * K`` (a zero row after the leaves) where the sequence leaves ``m`` out.
+    ``slot_of_term`` is the leaf slot of each sequence position (a ``(K,)`` tensor)."""
     n_rows, n_terms = order.shape
-    n_leaves, n_dims = n_rows * n_terms, leaf.shape[-1]
     rows = torch.arange(n_rows, device=order.device).unsqueeze(1)
-    where = order.new_full((2, n_rows, n_source), n_leaves)
-    for part, (kind, _) in enumerate(_LEAF_PARTS):
-        slots = _tree_index(n_terms, kind, order.device)
-        where[part].scatter_(1, order, slots.unsqueeze(0) * n_rows + rows)
-    where[1] += n_leaves + 1
-    flat_leaf = leaf.view(-1, n_dims)
-    chunk = max(1, _GATHER_CHUNK // (2 * n_source * n_dims))
-    grads = None
-    for start in range(0, n_rows, chunk):
-        index = where[:, start:start + chunk].reshape(-1)
-        part = flat_leaf.index_select(0, index).view(2, -1, n_source, n_dims).sum(1)
-        grads = part if grads is None else grads.add_(part)
-    return grads
+    where = order.new_full((n_rows, n_source), n_terms * n_rows)
+    return where.scatter(1, order, slot_of_term.unsqueeze(0) * n_rows + rows).t()
+
+
+def _gather_rows(padded, pull):
+    """Row ``m`` of the result sums ``padded[pull[m, i]]`` over ``i`` (``padded``: the leaves
+    then a zero row), in chunks of rows that gather at most ``_GATHER_CHUNK`` elements."""
+    chunk = max(1, _GATHER_CHUNK // (pull.shape[1] * padded.shape[1]))
+    return torch.cat([
+        padded.index_select(0, part.reshape(-1)).view(*part.shape, padded.shape[1]).sum(1)
+        for part in pull.split(chunk)
+    ])
 
 
 # The compiled path. Traced by torch.compile, the Echo sum is the same pairwise reduction
@@ -351,12 +363,7 @@ def _sum_leaves_into_rows(leaves: torch.Tensor, index: torch.Tensor,
     absent), by chunked gathers; otherwise by ``index_add_``. Both in a fixed order."""
     if pull is None:
         return leaves.new_zeros(n_rows, leaves.shape[1]).index_add_(0, index, leaves)
-    padded = torch.cat([leaves, leaves.new_zeros(1, leaves.shape[1])])
-    chunk = max(1, _GATHER_CHUNK // (pull.shape[1] * leaves.shape[1]))
-    return torch.cat([
-        padded.index_select(0, part.reshape(-1)).view(*part.shape, leaves.shape[1]).sum(1)
-        for part in pull.split(chunk)
-    ])
+    return _gather_rows(torch.cat([leaves, leaves.new_zeros(1, leaves.shape[1])]), pull)
 
 
 if hasattr(torch.library, "custom_op"):  # torch >= 2.4
@@ -396,18 +403,12 @@ def _echo_tree_traceable(f, log_s, order, pull_gradients=None):
     n_rows, n_terms = order.shape
     n_source, n_dims = f.shape
     slot_of_term = _leaf_slots(n_terms)
-    term_of_slot = [0] * n_terms
-    for term, slot in enumerate(slot_of_term):
-        term_of_slot[slot] = term
     device = order.device
-    flat = order.t().index_select(0, torch.tensor(term_of_slot, device=device)).reshape(-1)
+    term_of_slot = torch.tensor(_inverse(slot_of_term), device=device)
+    flat = order.t().index_select(0, term_of_slot).reshape(-1)
     pull = None
     if device.type != "cpu" if pull_gradients is None else pull_gradients:
-        # pull[m, i]: the leaf (slot * B + i) of row m in row i's sequence.
-        leaf_of_term = (torch.tensor(slot_of_term, device=device).unsqueeze(0) * n_rows
-                        + torch.arange(n_rows, device=device).unsqueeze(1))
-        pull = order.new_full((n_rows, n_source), n_terms * n_rows)
-        pull = pull.scatter(1, order, leaf_of_term).t()
+        pull = _pull_map(order, torch.tensor(slot_of_term, device=device), n_source)
     table = torch.cat([f, log_s.exp()], dim=1)
     leaves = _GatherLeaves.apply(table, flat, pull).view(n_terms, n_rows, 2 * n_dims)
     F, S = leaves[..., :n_dims], leaves[..., n_dims:]

@@ -265,7 +265,7 @@ def test_both_ways_of_summing_the_leaves_into_rows_agree(monkeypatch, n_terms):
     leaf[:, -1] = 0
     accumulated = kernel._leaves_to_rows_by_accumulation(leaf, order, n_rows)
     torch.testing.assert_close(kernel._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
-    monkeypatch.setattr(kernel, "_GATHER_CHUNK", 2 * n_rows * n_dims * 7)  # 7 rows per chunk
+    monkeypatch.setattr(kernel, "_GATHER_CHUNK", n_rows * n_dims * 7)  # 7 rows per chunk
     torch.testing.assert_close(kernel._leaves_to_rows_by_gather(leaf, order, n_rows), accumulated)
 
 
