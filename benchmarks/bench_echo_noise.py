@@ -251,9 +251,10 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
         pairs = [e / v for e, v in zip(times["Echo"], times["VAE"])]
         print(f"  Echo / VAE per round: {', '.join(f'{r:.3f}' for r in pairs)}")
         steps = -(-len(X) // common["batch_size"])
-        share = statistics.median(times["Echo"]) - statistics.median(times["Echo, no sum"])
+        echo = statistics.median(times["Echo"])
+        share = echo - statistics.median(times["Echo, no sum"])
         print(f"  the Echo sum in the training step (Echo - Echo, no sum): "
-              f"{share / steps * 1e3:.3f} ms per step of {statistics.median(times['Echo']) / steps * 1e3:.2f} ms")
+              f"{share / steps * 1e3:.3f} ms per step of {echo / steps * 1e3:.2f} ms")
 
 
 def main(argv=None):

@@ -145,7 +145,8 @@ def ablation(X, X_test, args):
             seconds = time.perf_counter() - start
             rate, distortion = model.rate_distortion(X_test)
             print(f"| {name} | {seed} | {rate:.2f} | {distortion:.2f} | {rate + distortion:.2f} "
-                  f"| {dimensions_at_floor(model, X_test)} of {LATENT} | {seconds:.0f} |", flush=True)
+                  f"| {dimensions_at_floor(model, X_test)} of {LATENT} | {seconds:.0f} |",
+                  flush=True)
 
 
 def curve(X, X_test, args):

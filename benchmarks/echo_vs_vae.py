@@ -28,7 +28,8 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=10_000, help="training images (first n)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
-    parser.add_argument("--lr-schedule", default="linear_decay", help="'linear_decay' or 'constant'")
+    parser.add_argument("--lr-schedule", default="linear_decay",
+                        help="'linear_decay' or 'constant'")
     parser.add_argument("--beta", type=float, default=1.0, help="weight of the rate")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fits")
     parser.add_argument("--paper-echo", action="store_true",

@@ -98,22 +98,21 @@ def import_object(spec, option="--encoder"):
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
         raise CLIError(f"{option} must name module:function (e.g. mynets:encoder), "
-                         f"got {spec!r}.")
+                       f"got {spec!r}.")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m skecho` would
     try:
         obj = importlib.import_module(module_name)
     except Exception as exc:  # any error while importing the user's module
         raise CLIError(f"{option} {spec}: cannot import {module_name!r} "
-                         f"({type(exc).__name__}: {exc}).") from None
+                       f"({type(exc).__name__}: {exc}).") from None
     for part in name.split("."):
         if not hasattr(obj, part):
-            raise CLIError(f"{option} {spec}: {module_name!r} has no attribute "
-                             f"{name!r}.")
+            raise CLIError(f"{option} {spec}: {module_name!r} has no attribute {name!r}.")
         obj = getattr(obj, part)
     if not callable(obj):
         raise CLIError(f"{option} {spec}: {type(obj).__name__} is not callable; name a "
-                         f"function returning a torch.nn.Module (or a module).")
+                       f"function returning a torch.nn.Module (or a module).")
     return obj
 
 
@@ -392,9 +391,10 @@ def build_parser():
 
     rep = add_parser("reproduce", "the Echo and IMAE papers' comparisons at a chosen scale",
                      description="Run Table 1 (binary MNIST, Echo vs the Gaussian family), "
-                         "Figure 2 (rate-distortion curves), Table 2 (dSprites "
-                         "disentanglement) or the IMAE clustering comparison, print the table "
-                         "beside the paper's numbers and write CSV, Markdown and figures.")
+                                 "Figure 2 (rate-distortion curves), Table 2 (dSprites "
+                                 "disentanglement) or the IMAE clustering comparison, print "
+                                 "the table beside the paper's numbers and write CSV, "
+                                 "Markdown and figures.")
     rep.add_argument("experiment", choices=("table1", "fig2", "table2", "imae"))
     rep.add_argument("--scale", choices=("quick", "cpu", "paper"), default="cpu",
                      help="quick: a smoke run; cpu: within an hour on 2 cores; paper: the "

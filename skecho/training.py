@@ -422,9 +422,9 @@ def _step_loss(loss_of, model, x, ctx):
         if loss_of == model.loss:  # the eager step's own error
             raise
         warnings.warn(
-            f"compile=True: torch.compile could not compile the training step ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); training continues with the "
-            f"eager step. Set compile=False to skip the attempt.",
+            f"compile=True: torch.compile could not compile the training step "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+            f"training continues with the eager step. Set compile=False to skip the attempt.",
             UserWarning, stacklevel=2,
         )
         return model.loss(x, ctx), model.loss

@@ -247,7 +247,8 @@ def test_digits_clusters_against_kmeans(digits):
     gamma = 10, IMSAT's marginal-entropy weight 4, VAT radius 1, batch 200, 100 epochs).
     Measured (one thread, the policy for this network): 0.833 / 0.735 / 0.787 (mean 0.785)
     against k-means' 0.706 / 0.782 / 0.790 (mean 0.759); on the held-out seeds 3, 4, 5: 0.843 /
-    0.853 / 0.743 (mean 0.813) against 0.779; see README. (At 20 epochs the margin is only 0.768 against 0.759, too thin to test on.)
+    0.853 / 0.743 (mean 0.813) against 0.779; see README. (At 20 epochs the margin is only 0.768
+    against 0.759, too thin to test on.)
     """
     X, y = digits
     imae_acc, kmeans_acc = [], []

@@ -50,10 +50,11 @@ TRAINING_PARAMS = """verbose : int, default=0
         The compiled training step: the loss through ``torch.compile`` (inductor), as skorch's
         ``compile`` (the Echo sum is traced as plain ops that inductor fuses; Echo's random
         orders, sorted by numpy, stay eager), and Adam's fused kernel for the update (one pass
-        over all parameters, what a compiled optimiser step gives). The first steps pay the compile time (seconds on a CPU for the built-in
-        networks), so it pays on fits of more than a few epochs
-        (``benchmarks/bench_compile.py``). Where torch cannot compile at all, training falls back
-        to the eager step with one warning. Results equal the eager ones to float rounding."""
+        over all parameters, what a compiled optimiser step gives). The first steps pay the
+        compile time (seconds on a CPU for the built-in networks), so it pays on fits of more
+        than a few epochs (``benchmarks/bench_compile.py``). Where torch cannot compile at all,
+        training falls back to the eager step with one warning. Results equal the eager ones to
+        float rounding."""
 
 TRAINING_ATTRIBUTES = """history_ : dict of lists
         Per epoch: ``loss``, ``rate``, ``distortion`` (nats, training batches),
