@@ -41,6 +41,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import skecho.channels
+import skecho.echo_sum
 import skecho.training
 from skecho import BetaVAE, EchoAutoencoder
 from skecho.echo_sum import _echo_sum_gather
@@ -67,6 +68,13 @@ def noise_before(f, s=None, *, log_s=None, d_max=None, replacement=False, genera
     return _echo_sum_gather(f, log_s, order)
 
 
+def noise_ops_kernel(f, s=None, **kwargs):
+    """:func:`skecho.noise.echo_noise` with the Echo sum's PyTorch-ops kernel (the native
+    kernel of :mod:`skecho.echo_native` not used): the same numbers."""
+    with skecho.echo_sum._ops_kernel():
+        return echo_noise(f, s, **kwargs)
+
+
 def noise_weight_matrix(f, s=None, *, log_s=None, d_max=None, replacement=False, generator=None):
     """Alternative: the ``(B, B, d)`` matrix of every row's weight in every other row's sum,
     from the exclusive cumulative sum of ``log S`` along each order, then one batched
@@ -90,7 +98,7 @@ def noise_stand_in(f, s=None, *, log_s=None, d_max=None, replacement=False, gene
     return torch.randn(f.shape, generator=generator, dtype=f.dtype, device=f.device)
 
 
-NOISE = {"before": noise_before, "after": echo_noise}
+NOISE = {"before": noise_before, "ops kernel": noise_ops_kernel, "after": echo_noise}
 ALTERNATIVES = {"weight matrix": noise_weight_matrix}
 
 
@@ -228,6 +236,7 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
         models = {
             "VAE": (BetaVAE(**common, **extra), echo_noise),
             "Echo": (EchoAutoencoder(**common, **extra), echo_noise),
+            "Echo, ops": (EchoAutoencoder(**common, **extra), noise_ops_kernel),
             "Echo before": (EchoAutoencoder(**common, **extra), noise_before),
             "Echo, no sum": (EchoAutoencoder(**common, **extra), noise_stand_in),
         }

@@ -3,8 +3,11 @@
 ``eps_i = sum_k prod_{l<k} S(x(l)) f(x(k))`` over a given sequence of rows per output row, reduced
 pairwise as a composition of the affine maps ``e -> f + S e`` (``log2 K`` vectorised levels
 forward and backward, ``O(B K d)``), with the direct gather-cumsum-exp sum kept as the reference
-(``_echo_sum_gather``). Deterministic on the CPU at any thread count. A step compiled with
-``torch.compile`` traces the same tree written as plain ops (``_echo_tree_traceable``) instead.
+(``_echo_sum_gather``). Deterministic on the CPU at any thread count. On the CPU the tree runs
+as one native loop per row where it can be built (:mod:`skecho.echo_native`, bitwise the same
+numbers; :func:`echo_kernel` says which kernel runs), as PyTorch ops otherwise (``_EchoSum``). A
+step compiled with ``torch.compile`` traces the same tree written as plain ops
+(``_echo_tree_traceable``) instead.
 """
 
 import functools
@@ -13,7 +16,9 @@ from typing import Optional
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["echo_sum"]
+from . import echo_native
+
+__all__ = ["echo_kernel", "echo_sum"]
 
 
 def echo_sum(f, log_s, order):
@@ -78,9 +83,119 @@ def _echo_sum(f, log_s, order, distinct):
 
 @torch.compiler.disable  # hand-fused already: a compiled step traces _echo_tree_traceable
 def _echo_sum_eager(f, log_s, order, distinct):
-    if torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad):
+    needs_grad = torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad)
+    library = _native_library(f, log_s, order)
+    if library is not None:
+        if needs_grad:
+            return _NativeEchoSum.apply(f, log_s, order, library)
+        return _native_forward(library, f, log_s.exp(), order)
+    if needs_grad:
         return _EchoSum.apply(f, log_s, order, distinct)
     return _echo_tree_forward(f, log_s, order, keep=False)[0]
+
+
+def _native_library(f, log_s, order):
+    """The native kernel (:mod:`skecho.echo_native`) where it takes these inputs, else None."""
+    if not echo_native.supports(f, log_s, order):
+        return None
+    return echo_native.library(_check_native)
+
+
+def echo_kernel():
+    """Which kernel computes the Echo sum on the CPU, ``"native"`` or ``"torch"``, and why.
+
+    The native kernel (:mod:`skecho.echo_native`: the pairwise tree in C, one row at a time)
+    is compiled on first use where a C compiler is found, and used only where it reproduces
+    the PyTorch-ops kernel bit for bit (checked once per process on a few shapes, forward and
+    backward); elsewhere, and off the CPU, the ops kernel runs. Both give the same numbers; the
+    native one is faster and keeps only the inputs for backward
+    (``benchmarks/bench_echo_noise.py``). ``SKECHO_NATIVE_KERNEL=0`` in the environment keeps
+    the ops kernel; ``SKECHO_NATIVE_KERNEL=1`` makes a failed build an error. Calling this
+    builds or loads the native kernel if that has not happened yet.
+
+    Returns
+    -------
+    kernel : str
+        ``"native"`` or ``"torch"`` (the PyTorch-ops kernel).
+    reason : str
+        Where the native kernel was loaded from, or why the ops kernel runs.
+
+    Examples
+    --------
+    >>> from skecho.noise import echo_kernel
+    >>> kernel, reason = echo_kernel()
+    >>> kernel in ("native", "torch")
+    True
+    """
+    loaded = echo_native.library(_check_native)
+    return ("native" if loaded is not None else "torch"), echo_native.reason()
+
+
+def _ops_kernel():
+    """Tests and benchmarks: a context in which Echo sums use the PyTorch-ops kernel."""
+    return echo_native.ops_kernel(_check_native)
+
+
+@functools.lru_cache(maxsize=None)
+def _native_tables(n_terms):
+    """The native kernel's index tables: the leaf layouts and the level sizes (CPU, int64)."""
+    cpu = torch.device("cpu")
+    return (_tree_index(n_terms, "term_of_slot", cpu),
+            _tree_index(n_terms, "term_of_grad_slot", cpu),
+            torch.tensor(_level_sizes(n_terms), dtype=torch.long))
+
+
+def _native_forward(loaded, f, s, order):
+    return echo_native.forward(loaded, f, s, order, _native_tables(order.shape[1])[0])
+
+
+def _native_backward(loaded, f, s, order, grad):
+    return echo_native.backward(loaded, f, s, order, grad, *_native_tables(order.shape[1]))
+
+
+class _NativeEchoSum(torch.autograd.Function):
+    """:class:`_EchoSum` computed by the native kernel, bitwise the same; backward recomputes
+    the tree row by row, so only the inputs are saved."""
+
+    @staticmethod
+    def forward(ctx, f, log_s, order, loaded):
+        s = log_s.exp()
+        ctx.save_for_backward(f, s, order)
+        ctx.loaded = loaded
+        return _native_forward(loaded, f, s, order)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        f, s, order = ctx.saved_tensors
+        grads = _native_backward(ctx.loaded, f, s, order, grad)
+        return grads[0], grads[1], None, None
+
+
+def _check_native(loaded):
+    """An empty string where the native kernel equals the ops kernel bit for bit on a few
+    shapes (odd and even term counts, dimensions off the vector width, repeated rows, a bank
+    of more rows than sequences, both dtypes), forward and backward; else what differs."""
+    generator = torch.Generator().manual_seed(0)
+    for n_source, n_rows, n_terms, n_dims, dtype in [
+        (9, 9, 8, 5, torch.float32), (13, 11, 13, 33, torch.float32),
+        (6, 5, 1, 3, torch.float32), (7, 7, 2, 17, torch.float32),
+        (40, 20, 37, 8, torch.float64),
+    ]:
+        f = torch.randn(n_source, n_dims, generator=generator, dtype=dtype)
+        log_s = torch.rand(n_source, n_dims, generator=generator, dtype=dtype).mul(-3)
+        order = torch.randint(n_source, (n_rows, n_terms), generator=generator)
+        grad = torch.randn(n_rows, n_dims, generator=generator, dtype=dtype)
+        shape = f"{n_rows} rows of {n_terms} terms from {n_source}, d = {n_dims}, {dtype}"
+        expected = _echo_tree_forward(f, log_s, order, keep=False)[0]
+        if not torch.equal(_native_forward(loaded, f, log_s.exp(), order), expected):
+            return f"the forward, {shape}"
+        leaves = f.clone().requires_grad_(), log_s.clone().requires_grad_()
+        _EchoSum.apply(*leaves, order, False).backward(grad)
+        grads = _native_backward(loaded, f, log_s.exp(), order, grad)
+        if not all(torch.equal(got, leaf.grad) for got, leaf in zip(grads, leaves)):
+            return f"the backward, {shape}"
+    return ""
 
 
 def _echo_sum_gather(f, log_s, order):

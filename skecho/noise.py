@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import brentq
 
-from .echo_sum import _echo_sum, echo_sum  # noqa: F401 (echo_sum: public here too)
+from .echo_sum import _echo_sum, echo_kernel, echo_sum  # noqa: F401 (public here too)
 
 __all__ = [
     "echo_clip_factor",
+    "echo_kernel",
     "echo_log_scale",
     "echo_noise",
     "echo_rate",

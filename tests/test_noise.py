@@ -196,6 +196,17 @@ def test_gaussian_kl_matches_torch_distributions_and_monte_carlo():
 # echo_sum / echo_noise reduce the terms pairwise in a custom autograd Function; the direct
 # sum (_echo_sum_gather, differentiated by autograd) is the reference.
 
+@pytest.fixture(params=["default", "ops"])
+def either_kernel(request):
+    """The test runs with the default kernel (the native one where it is built) and with the
+    PyTorch-ops kernel (``_EchoSum``)."""
+    if request.param == "ops":
+        with kernel._ops_kernel():
+            yield
+    else:
+        yield
+
+
 def _echo_inputs(n_source, d, dtype=torch.float64, seed=0):
     gen = torch.Generator().manual_seed(seed)
     f = torch.tanh(torch.randn(n_source, d, generator=gen, dtype=dtype)).requires_grad_()
@@ -214,6 +225,7 @@ def _random_orders(n_rows, n_source, n_terms, repeats, seed=0):
 @pytest.mark.parametrize("n_rows, n_source, n_terms", [
     (2, 2, 1), (3, 3, 2), (5, 5, 4), (6, 6, 3), (7, 9, 5), (9, 9, 8), (12, 12, 11), (4, 13, 13),
 ])
+@pytest.mark.usefixtures("either_kernel")
 def test_echo_sum_function_passes_gradcheck(n_rows, n_source, n_terms, distinct):
     f, log_s = _echo_inputs(n_source, 2)
     order = _random_orders(n_rows, n_source, n_terms, repeats=not distinct, seed=n_terms)
@@ -223,6 +235,7 @@ def test_echo_sum_function_passes_gradcheck(n_rows, n_source, n_terms, distinct)
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
 @pytest.mark.parametrize("n_rows, n_terms", [(100, 99), (100, 40), (33, 32), (33, 1), (64, 17)])
 @pytest.mark.parametrize("replacement", [False, True])
+@pytest.mark.usefixtures("either_kernel")
 def test_echo_noise_equals_the_direct_sum_in_values_and_gradients(
         n_rows, n_terms, replacement, dtype, tol):
     f, log_s = _echo_inputs(n_rows, 8, dtype=dtype)
@@ -241,6 +254,7 @@ def test_echo_noise_equals_the_direct_sum_in_values_and_gradients(
 
 
 @pytest.mark.parametrize("distinct", [False, True])
+@pytest.mark.usefixtures("either_kernel")
 def test_echo_sum_with_banked_rows_and_repeats_equals_the_direct_sum(distinct):
     f, log_s = _echo_inputs(30, 3)  # a bank of 30 codes, 7 output rows of 20 terms
     order = _random_orders(7, 30, 20, repeats=not distinct, seed=1)
@@ -270,6 +284,7 @@ def test_both_ways_of_summing_the_leaves_into_rows_agree(monkeypatch, n_terms):
 
 
 @pytest.mark.parametrize("replacement", [False, True])
+@pytest.mark.usefixtures("either_kernel")
 def test_echo_noise_is_bitwise_deterministic_at_one_and_two_threads(replacement):
     f, log_s = _echo_inputs(100, 16, dtype=torch.float32)
     weights = torch.randn(100, 16, generator=torch.Generator().manual_seed(1))
@@ -304,6 +319,7 @@ def test_random_orders_are_the_stable_sort_of_the_uniform_keys():
     assert torch.equal(order, expected)
 
 
+@pytest.mark.usefixtures("either_kernel")
 def test_echo_sum_is_differentiable_once():
     f, log_s = _echo_inputs(5, 2)
     eps = echo_noise(f, log_s=log_s, generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,375 @@
+"""The Echo sum's pairwise tree as one native loop per row, built on first use (CPU only).
+
+:mod:`skecho.echo_sum` runs the pairwise reduction of the Echo sum as PyTorch ops, a few dozen
+of them per step, each a pass over a ``(K, B, d)`` slab; for small networks their dispatch and
+memory traffic cost more than the arithmetic. This module computes the same tree in C, one
+output row at a time in buffers that stay in the cache: the same floating-point operations on
+the same operands (a fused multiply-add where the ops kernel calls ``torch.addcmul``, a product
+where it calls ``torch.mul``) and the rows' gradients summed in ``index_add_``'s order, so that
+its results are bitwise those of the ops kernel. It saves nothing for backward but the inputs
+(the tree is recomputed row by row).
+
+The C source is compiled with the system's C compiler (``$CC``, else ``cc``, ``gcc`` or
+``clang``) the first time an Echo sum runs on the CPU, in well under a second, into
+``$SKECHO_CACHE_DIR`` (default ``$XDG_CACHE_HOME/skecho``, else ``~/.cache/skecho``): one file
+per source, flags, compiler and CPU, written whole or not at all; later processes load it.
+:func:`skecho.echo_sum.echo_kernel` says which kernel runs and why. ``SKECHO_NATIVE_KERNEL``:
+``auto`` (the default: the native kernel where it builds and passes its check, the ops kernel
+otherwise), ``0`` (always the ops kernel), ``1`` (the native kernel or an error).
+
+This module knows nothing of the rest of skecho: :mod:`skecho.echo_sum` gives it the tree's
+index tables and the check that the built kernel must pass.
+"""
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+
+import torch
+
+__all__ = []
+
+_SOURCE = r"""
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The pairwise tree of one output row (see skecho/echo_sum.py): leaf slot x holds the term at
+   sequence position term_of_slot[x]; one level maps n nodes to n - n/2, node q < n/2 taking
+   F = fma(S[q], F[n/2 + q], F[q]) and S = S[q] * S[n/2 + q], an odd last node carried up.
+   With `levels`, every level's nodes are kept, level after level (2 K - 1 nodes at most: the
+   backward's S_L and F_R); without, the levels overwrite the leaves. Returns the root's F. */
+#define ECHO_KERNELS(SUFFIX, REAL, FMA)                                                        \
+static REAL *tree_##SUFFIX(const REAL *f, const REAL *s, const int64_t *row,                   \
+                           const int64_t *term_of_slot, int64_t K, int64_t d, REAL *F,         \
+                           REAL *S, int levels) {                                              \
+    for (int64_t x = 0; x < K; x++) {                                                          \
+        int64_t m = row[term_of_slot[x]];                                                      \
+        memcpy(F + x * d, f + m * d, d * sizeof(REAL));                                        \
+        memcpy(S + x * d, s + m * d, d * sizeof(REAL));                                        \
+    }                                                                                          \
+    for (int64_t n = K; n > 1; n -= n / 2) {                                                   \
+        int64_t h = n / 2, rest = n - n / 2;                                                   \
+        REAL *F_up = levels ? F + n * d : F, *S_up = levels ? S + n * d : S;                   \
+        for (int64_t e = 0; e < h * d; e++) F_up[e] = FMA(S[e], F[h * d + e], F[e]);           \
+        if (rest > 1) { /* the root's S is never needed */                                     \
+            for (int64_t e = 0; e < h * d; e++) S_up[e] = S[e] * S[h * d + e];                 \
+            if (n % 2) {                                                                       \
+                memmove(F_up + h * d, F + 2 * h * d, d * sizeof(REAL));                        \
+                memmove(S_up + h * d, S + 2 * h * d, d * sizeof(REAL));                        \
+            }                                                                                  \
+        }                                                                                      \
+        F = F_up;                                                                              \
+        S = S_up;                                                                              \
+    }                                                                                          \
+    return F;                                                                                  \
+}                                                                                              \
+                                                                                               \
+/* eps (B, d) = the root of every row's tree. work: 2 K d. */                                  \
+void echo_forward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                 \
+                           const int64_t *term_of_slot, int64_t B, int64_t K, int64_t d,       \
+                           REAL *work, REAL *eps) {                                            \
+    for (int64_t i = 0; i < B; i++) {                                                          \
+        REAL *root = tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, work,              \
+                                   work + K * d, 0);                                           \
+        memcpy(eps + i * d, root, d * sizeof(REAL));                                           \
+    }                                                                                          \
+}                                                                                              \
+                                                                                               \
+/* dL/df and dL/dlog s (grads: 2 N d, zeroed) from dL/deps (grad: B d). From the root down,    \
+   W_L = W, W_R = W S_L, T_R = T, T_L = T + W_R F_R (T = 0 at the root, products rather than   \
+   fused adds while it is); the leaves' W (dL/df) and T (dL/dlog s) go to `leaf` (2 K B d) in  \
+   the ops kernel's layouts, then are summed into their rows in leaf order, as index_add_      \
+   does. sizes: the level sizes K, K - K/2, ..., 1 (n_levels). work: (2 sum(sizes) + 4 K) d. */\
+void echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                \
+                            const int64_t *term_of_slot, const int64_t *term_of_grad_slot,     \
+                            const int64_t *sizes, int64_t n_levels, const REAL *grad,          \
+                            int64_t N, int64_t B, int64_t K, int64_t d, REAL *work,            \
+                            REAL *leaf, REAL *grads) {                                         \
+    int64_t nodes = 0;                                                                         \
+    for (int64_t level = 0; level < n_levels; level++) nodes += sizes[level];                  \
+    REAL *F = work, *S = work + nodes * d, *W = work + 2 * nodes * d;                          \
+    REAL *T = W + K * d, *W_next = W + 2 * K * d, *T_next = W + 3 * K * d;                     \
+    int64_t half = K / 2, rest = K - K / 2, n_leaves = K * B;                                  \
+    REAL *leaf_W = leaf, *leaf_T = leaf + n_leaves * d;                                        \
+    for (int64_t i = 0; i < B; i++) {                                                          \
+        tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, F, S, 1);                       \
+        memcpy(W, grad + i * d, d * sizeof(REAL));                                             \
+        int have_T = 0;                                                                        \
+        int64_t offset = nodes - 1; /* level l's nodes start after those of the levels below */\
+        for (int64_t level = n_levels - 2; level >= 1; level--) {                              \
+            int64_t n = sizes[level], h = n / 2;                                               \
+            offset -= n;                                                                       \
+            const REAL *S_L = S + offset * d, *F_R = F + (offset + h) * d;                     \
+            REAL *swap;                                                                        \
+            memcpy(W_next, W, h * d * sizeof(REAL));                                           \
+            for (int64_t e = 0; e < h * d; e++) W_next[h * d + e] = W[e] * S_L[e];             \
+            if (have_T) {                                                                      \
+                for (int64_t e = 0; e < h * d; e++)                                            \
+                    T_next[e] = FMA(W_next[h * d + e], F_R[e], T[e]);                          \
+                memcpy(T_next + h * d, T, h * d * sizeof(REAL));                               \
+            } else {                                                                           \
+                for (int64_t e = 0; e < h * d; e++) T_next[e] = W_next[h * d + e] * F_R[e];    \
+                for (int64_t e = 0; e < h * d; e++) T_next[h * d + e] = 0;                     \
+            }                                                                                  \
+            if (n % 2) {                                                                       \
+                memcpy(W_next + 2 * h * d, W + h * d, d * sizeof(REAL));                       \
+                if (have_T) memcpy(T_next + 2 * h * d, T + h * d, d * sizeof(REAL));           \
+                else for (int64_t e = 0; e < d; e++) T_next[2 * h * d + e] = 0;                \
+            }                                                                                  \
+            swap = W; W = W_next; W_next = swap;                                               \
+            swap = T; T = T_next; T_next = swap;                                               \
+            have_T = 1;                                                                        \
+        }                                                                                      \
+        if (!have_T) for (int64_t e = 0; e < rest * d; e++) T[e] = 0;                          \
+        /* The leaves: W of the parents and of the right children, T of the left children    \
+           and of the parents (the ops kernel's buffer layout). */                             \
+        for (int64_t r = 0; r < rest; r++) {                                                   \
+            memcpy(leaf_W + (r * B + i) * d, W + r * d, d * sizeof(REAL));                     \
+            memcpy(leaf_T + ((half + r) * B + i) * d, T + r * d, d * sizeof(REAL));            \
+        }                                                                                      \
+        for (int64_t q = 0; q < half; q++) {                                                   \
+            const REAL *S_L = S + q * d, *F_R = F + (half + q) * d;                            \
+            REAL *w = leaf_W + ((rest + q) * B + i) * d, *t = leaf_T + (q * B + i) * d;        \
+            for (int64_t j = 0; j < d; j++) w[j] = W[q * d + j] * S_L[j];                      \
+            for (int64_t j = 0; j < d; j++) t[j] = FMA(w[j], F_R[j], T[q * d + j]);            \
+        }                                                                                      \
+    }                                                                                          \
+    for (int part = 0; part < 2; part++) {                                                     \
+        const int64_t *terms = part ? term_of_slot : term_of_grad_slot;                        \
+        const REAL *source = part ? leaf_T : leaf_W;                                           \
+        REAL *into = grads + part * N * d;                                                     \
+        for (int64_t x = 0; x < K; x++) {                                                      \
+            for (int64_t i = 0; i < B; i++) {                                                  \
+                REAL *g = into + order[i * K + terms[x]] * d;                                  \
+                const REAL *l = source + (x * B + i) * d;                                      \
+                for (int64_t j = 0; j < d; j++) g[j] += l[j];                                  \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+}
+
+ECHO_KERNELS(float32, float, fmaf)
+ECHO_KERNELS(float64, double, fma)
+"""
+
+#: Compiler flags: fused multiply-adds only where the source calls fma (as torch.addcmul does).
+_FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c99",
+          "-shared", "-fPIC"]
+
+_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+
+_lock = threading.Lock()
+_state = {"loaded": False, "library": None, "reason": "not loaded yet"}
+
+
+def library(check):
+    """The native kernel, loaded once per process, or None; ``check(library)`` returns an
+    empty string where the built kernel may be used, else what is wrong with it."""
+    if not _state["loaded"]:
+        with _lock:
+            if not _state["loaded"]:
+                _state["library"], _state["reason"] = _load(check)
+                _state["loaded"] = True
+    return _state["library"]
+
+
+def reason():
+    """Where the loaded kernel lives, or why there is none."""
+    return _state["reason"]
+
+
+def _reset():
+    """Forget the loaded kernel (tests: a changed environment is read again)."""
+    with _lock:
+        _state.update(loaded=False, library=None, reason="not loaded yet")
+
+
+@contextlib.contextmanager
+def ops_kernel(check):
+    """Inside the block, Echo sums started (and so their backward) use the ops kernel."""
+    library(check)
+    saved = dict(_state)
+    _state.update(library=None, reason="the ops kernel requested (ops_kernel)")
+    try:
+        yield
+    finally:
+        _state.update(saved)
+
+
+def setting():
+    """``SKECHO_NATIVE_KERNEL``: "auto", "0" or "1"."""
+    value = os.environ.get("SKECHO_NATIVE_KERNEL", "auto").strip().lower()
+    if value not in ("auto", "0", "1"):
+        raise ValueError(
+            f"SKECHO_NATIVE_KERNEL must be 'auto', '0' (the PyTorch-ops kernel) or '1' (the "
+            f"native kernel or an error), got {value!r}."
+        )
+    return value
+
+
+def _load(check):
+    mode = setting()
+    if mode == "0":
+        return None, "the ops kernel: SKECHO_NATIVE_KERNEL=0"
+    try:
+        path = _build()
+        try:
+            loaded = ctypes.CDLL(path)
+        except OSError:  # a damaged file in the cache: built again, once
+            os.remove(path)
+            path = _build()
+            loaded = ctypes.CDLL(path)
+        loaded = _bind(loaded)
+    except (OSError, RuntimeError, AttributeError) as error:
+        if mode == "1":
+            raise RuntimeError(
+                f"SKECHO_NATIVE_KERNEL=1, but the native Echo kernel could not be built: "
+                f"{error}. Install a C compiler (or point CC at one), or unset "
+                f"SKECHO_NATIVE_KERNEL to fall back to the PyTorch-ops kernel."
+            ) from error
+        return None, f"the ops kernel: the native kernel was not built ({error})"
+    problem = check(loaded)
+    if problem:
+        if mode == "1":
+            raise RuntimeError(
+                f"SKECHO_NATIVE_KERNEL=1, but the native Echo kernel differs from the "
+                f"PyTorch-ops kernel on this machine ({problem}); unset SKECHO_NATIVE_KERNEL "
+                f"to use the ops kernel."
+            )
+        warnings.warn(
+            f"skecho's native Echo kernel differs from its PyTorch-ops kernel on this machine "
+            f"({problem}); the ops kernel is used (the same numbers, slower). Set "
+            f"SKECHO_NATIVE_KERNEL=0 to silence this.", RuntimeWarning, stacklevel=2)
+        return None, f"the ops kernel: the native kernel differs from it here ({problem})"
+    return loaded, f"the native kernel, {path}"
+
+
+def _compiler():
+    names = [os.environ["CC"]] if os.environ.get("CC") else ["cc", "gcc", "clang"]
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError(f"no C compiler found (looked for {', '.join(names)})")
+
+
+def _cache_dir():
+    root = os.environ.get("SKECHO_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".cache")
+        root = os.path.join(base, "skecho")
+    return root
+
+
+def _cpu_signature():
+    """What the compiled code depends on besides its source (-march=native: the CPU)."""
+    lines = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith(("flags", "Features", "model name", "vendor_id")):
+                    lines += line
+                if not line.strip():  # the first CPU is enough
+                    break
+    except OSError:
+        pass
+    return f"{platform.machine()}|{platform.processor()}|{lines}"
+
+
+def _build():
+    """The path of the compiled kernel: compiled unless this source, flags, compiler and CPU
+    already have a build in the cache. The file appears whole or not at all (compiled under a
+    temporary name in the cache directory, then renamed)."""
+    compiler = _compiler()
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
+                                 timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        raise RuntimeError(f"the C compiler {compiler} does not run ({error})") from None
+    key = hashlib.sha256("\0".join(
+        [_SOURCE, " ".join(_FLAGS), compiler, version, _cpu_signature(), sys.platform]
+    ).encode()).hexdigest()[:20]
+    directory = _cache_dir()
+    path = os.path.join(directory, f"echo_sum-{key}.so")
+    if os.path.exists(path):
+        return path
+    try:
+        os.makedirs(directory, exist_ok=True)
+        build = tempfile.mkdtemp(dir=directory, prefix=".build-")
+    except OSError as error:
+        raise RuntimeError(f"the cache directory {directory} is not writable ({error}); set "
+                           f"SKECHO_CACHE_DIR to a writable directory") from None
+    try:
+        source, target = os.path.join(build, "echo_sum.c"), os.path.join(build, "echo_sum.so")
+        with open(source, "w") as handle:
+            handle.write(_SOURCE)
+        try:
+            result = subprocess.run([compiler, *_FLAGS, source, "-o", target, "-lm"],
+                                    capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise RuntimeError(f"the C compiler {compiler} failed to run ({error})") from None
+        if result.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {result.stderr.strip()[:500]}")
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return path
+
+
+def _bind(loaded):
+    pointer, size = ctypes.c_void_p, ctypes.c_int64
+    for suffix in _DTYPES.values():
+        forward_ = getattr(loaded, f"echo_forward_{suffix}")
+        forward_.argtypes = [pointer] * 4 + [size] * 3 + [pointer] * 2
+        forward_.restype = None
+        backward_ = getattr(loaded, f"echo_backward_{suffix}")
+        backward_.argtypes = [pointer] * 6 + [size] + [pointer] + [size] * 4 + [pointer] * 3
+        backward_.restype = None
+    return loaded
+
+
+def supports(f, log_s, order):
+    """Whether the native kernel takes these inputs: on the CPU, float32 or float64 alike."""
+    return (f.device.type == "cpu" and order.device.type == "cpu" and f.dtype in _DTYPES
+            and log_s.dtype == f.dtype and order.dtype == torch.int64)
+
+
+def forward(loaded, f, s, order, term_of_slot):
+    """The Echo sum ``(B, d)`` of codes ``f`` and scales ``s`` (not log-scales) over ``order``;
+    ``term_of_slot``: the leaf layout (``skecho.echo_sum._tree_index``), int64 on the CPU."""
+    f, s, order = f.contiguous(), s.contiguous(), order.contiguous()
+    n_rows, n_terms = order.shape
+    n_dims = f.shape[1]
+    work = f.new_empty(2 * n_terms * n_dims)
+    eps = f.new_empty(n_rows, n_dims)
+    getattr(loaded, f"echo_forward_{_DTYPES[f.dtype]}")(
+        f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
+        n_rows, n_terms, n_dims, work.data_ptr(), eps.data_ptr())
+    return eps
+
+
+def backward(loaded, f, s, order, grad, term_of_slot, term_of_grad_slot, sizes):
+    """``(2, N, d)``: dL/df and dL/dlog s of the Echo sum from dL/deps ``grad`` ``(B, d)``;
+    the leaf layouts and the level sizes (int64 on the CPU) as ``skecho.echo_sum`` has them."""
+    f, s, order = f.contiguous(), s.contiguous(), order.contiguous()
+    grad = grad.to(f.dtype).contiguous()
+    n_rows, n_terms = order.shape
+    n_source, n_dims = f.shape
+    work = f.new_empty((2 * int(sizes.sum()) + 4 * n_terms) * n_dims)
+    leaf = f.new_empty(2 * n_terms * n_rows * n_dims)
+    grads = f.new_zeros(2, n_source, n_dims)
+    getattr(loaded, f"echo_backward_{_DTYPES[f.dtype]}")(
+        f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
+        term_of_grad_slot.data_ptr(), sizes.data_ptr(), len(sizes), grad.data_ptr(),
+        n_source, n_rows, n_terms, n_dims, work.data_ptr(), leaf.data_ptr(), grads.data_ptr())
+    return grads

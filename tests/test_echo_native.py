@@ -1,0 +1,218 @@
+"""The native Echo kernel (skecho.echo_native): the ops kernel's numbers bit for bit, its build,
+its cache and every way it falls back to the ops kernel."""
+
+import os
+import stat
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from skecho import EchoAutoencoder, echo_native
+from skecho import echo_sum as kernel
+from skecho.echo_sum import _echo_sum, echo_kernel
+from skecho.noise import _other_rows_order, echo_noise
+
+KERNEL, WHY = echo_kernel()
+needs_native = pytest.mark.skipif(KERNEL != "native", reason=f"no native kernel here: {WHY}")
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """A kernel loaded anew from an empty cache directory; the usual one restored after."""
+    monkeypatch.setenv("SKECHO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SKECHO_NATIVE_KERNEL", raising=False)
+    echo_native._reset()
+    yield tmp_path / "cache"
+    echo_native._reset()
+
+
+def _inputs(n_source, n_dims, dtype, seed):
+    gen = torch.Generator().manual_seed(seed)
+    f = torch.tanh(torch.randn(n_source, n_dims, generator=gen, dtype=dtype))
+    log_s = torch.log(0.05 + 0.9 * torch.rand(n_source, n_dims, generator=gen, dtype=dtype))
+    return f, log_s, gen
+
+
+def _run(f, log_s, order, distinct, weights):
+    leaves = f.clone().requires_grad_(), log_s.clone().requires_grad_()
+    eps = _echo_sum(*leaves, order, distinct)
+    grads = torch.autograd.grad(eps, leaves, weights)
+    with torch.no_grad():
+        forward_only = _echo_sum(f, log_s, order, distinct)
+    return eps.detach(), forward_only, *grads
+
+
+def _shell_script(path, body):
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_source, n_rows, n_terms, n_dims, repeats", [
+    (2, 2, 1, 1, False), (3, 3, 2, 7, False), (4, 4, 3, 32, False), (100, 100, 99, 32, False),
+    (33, 33, 32, 33, False), (64, 64, 17, 8, False), (50, 7, 49, 3, False),  # a bank of codes
+    (9, 9, 8, 5, True), (30, 12, 41, 16, True), (5, 20, 1, 2, True),
+])
+def test_the_native_kernel_gives_the_ops_kernels_numbers_bit_for_bit(
+        n_source, n_rows, n_terms, n_dims, repeats, dtype):
+    f, log_s, gen = _inputs(n_source, n_dims, dtype, seed=n_terms)
+    if repeats:
+        order = torch.randint(n_source, (n_rows, n_terms), generator=gen)
+    else:
+        order = torch.stack([torch.randperm(n_source, generator=gen)[:n_terms]
+                             for _ in range(n_rows)])
+    weights = torch.randn(n_rows, n_dims, generator=gen, dtype=dtype)
+    native = _run(f, log_s, order, not repeats, weights)
+    with kernel._ops_kernel():
+        assert echo_kernel()[0] == "torch"
+        ops = _run(f, log_s, order, not repeats, weights)
+    assert echo_kernel()[0] == "native"  # restored after the block
+    for got, expected in zip(native, ops):
+        assert torch.equal(got, expected)
+
+
+@needs_native
+def test_the_native_kernel_equals_the_sum_written_out():
+    # eps_i = sum_k prod_{l<k} s(x_l) f(x_k), term by term in float64, and its gradient by
+    # autograd through that loop
+    f, log_s, gen = _inputs(6, 3, torch.float64, seed=0)
+    order = torch.randint(6, (4, 5), generator=gen)
+    weights = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    f_, log_s_ = f.clone().requires_grad_(), log_s.clone().requires_grad_()
+    rows = []
+    for sequence in order.tolist():
+        total, weight = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+        for m in sequence:
+            total = total + weight * f_[m]
+            weight = weight * log_s_[m].exp()
+        rows.append(total)
+    expected = torch.stack(rows)
+    expected_grads = torch.autograd.grad(expected, (f_, log_s_), weights)
+    eps, _, *grads = _run(f, log_s, order, False, weights)
+    torch.testing.assert_close(eps, expected.detach(), rtol=1e-13, atol=1e-13)
+    for got, want in zip(grads, expected_grads):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@needs_native
+def test_a_seeded_echo_fit_is_the_same_with_either_kernel():
+    X = (np.random.default_rng(0).random((120, 20)) < 0.3).astype(np.float32)
+    params = dict(n_components=4, hidden_sizes=(16,), batch_size=40, max_epochs=3,
+                  random_state=0)
+    native = EchoAutoencoder(**params).fit(X)
+    with kernel._ops_kernel():
+        ops = EchoAutoencoder(**params).fit(X)
+    assert native.history_["loss"] == ops.history_["loss"]
+    for a, b in zip(native.module_.state_dict().values(), ops.module_.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@needs_native
+def test_the_kernel_is_built_once_and_loaded_from_the_cache(fresh, monkeypatch, tmp_path):
+    calls = tmp_path / "calls"
+    real = echo_native._compiler()
+    monkeypatch.setenv("CC", _shell_script(
+        tmp_path / "cc", f'echo "$@" >> "{calls}"\nexec "{real}" "$@"\n'))
+    assert echo_kernel()[0] == "native"
+    echo_native._reset()  # a new process, as far as the kernel knows
+    kernel_, reason = echo_kernel()
+    assert kernel_ == "native" and str(fresh) in reason
+    compiles = [line for line in calls.read_text().splitlines() if "--version" not in line]
+    assert len(compiles) == 1
+    assert [p.name for p in fresh.iterdir() if not p.name.endswith(".so")] == []  # no leftovers
+
+
+@needs_native
+def test_a_damaged_file_in_the_cache_is_built_again(fresh):
+    built = echo_native._build()  # compiled, not loaded
+    damaged = fresh / "damaged"
+    damaged.write_bytes(b"not a shared library")
+    os.replace(damaged, built)
+    assert echo_kernel()[0] == "native"
+    assert os.path.getsize(built) > 1000
+    x = torch.tensor([[1.0], [2.0], [4.0]])
+    assert echo_noise(x, torch.full((3, 1), 0.5), generator=torch.Generator().manual_seed(0))[
+        0, 0].item() in (4.0, 5.0)
+
+
+def test_without_a_compiler_the_ops_kernel_runs(fresh, monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    kernel_, reason = echo_kernel()
+    assert kernel_ == "torch" and "no C compiler" in reason
+    f = torch.tensor([[1.0], [2.0], [4.0]])
+    eps = kernel.echo_sum(f, torch.full((3, 1), 0.5).log(), torch.tensor([[2, 1], [0, 2]]))
+    assert eps.flatten().tolist() == [4 + 0.5 * 2, 1 + 0.5 * 4]
+    assert not fresh.exists() or list(fresh.iterdir()) == []
+
+
+def test_a_failed_compile_writes_nothing_and_falls_back(fresh, monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", _shell_script(
+        tmp_path / "cc", 'case "$1" in --version) echo broken 1.0;; *) echo "no luck" >&2; '
+        'exit 1;; esac\n'))
+    kernel_, reason = echo_kernel()
+    assert kernel_ == "torch" and "no luck" in reason
+    assert list(fresh.iterdir()) == []  # no half-written library, no build directory
+
+
+def test_a_required_native_kernel_that_cannot_be_built_is_an_error(fresh, monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    monkeypatch.setenv("SKECHO_NATIVE_KERNEL", "1")
+    with pytest.raises(RuntimeError, match="Install a C compiler"):
+        echo_kernel()
+
+
+def test_the_environment_can_keep_the_ops_kernel_and_a_bad_setting_is_named(fresh, monkeypatch):
+    monkeypatch.setenv("SKECHO_NATIVE_KERNEL", "0")
+    assert echo_kernel() == ("torch", "the ops kernel: SKECHO_NATIVE_KERNEL=0")
+    echo_native._reset()
+    monkeypatch.setenv("SKECHO_NATIVE_KERNEL", "yes")
+    with pytest.raises(ValueError, match="SKECHO_NATIVE_KERNEL must be 'auto', '0'"):
+        echo_noise(torch.zeros(3, 2), torch.full((3, 2), 0.5))
+
+
+@needs_native
+def test_a_native_kernel_that_disagrees_with_the_ops_kernel_is_not_used(fresh, monkeypatch):
+    monkeypatch.setattr(kernel, "_check_native", lambda loaded: "the forward, a test shape")
+    with pytest.warns(RuntimeWarning, match="differs from its PyTorch-ops kernel"):
+        kernel_, reason = echo_kernel()
+    assert kernel_ == "torch" and "a test shape" in reason
+    echo_native._reset()
+    monkeypatch.setenv("SKECHO_NATIVE_KERNEL", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match="differs from the PyTorch-ops kernel"):
+            echo_kernel()
+
+
+@needs_native
+def test_an_unwritable_cache_directory_names_the_setting(fresh, monkeypatch, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("SKECHO_CACHE_DIR", str(blocker / "cache"))
+    kernel_, reason = echo_kernel()
+    assert kernel_ == "torch" and "SKECHO_CACHE_DIR" in reason
+
+
+def test_inputs_the_native_kernel_does_not_take_use_the_ops_kernel():
+    f = torch.randn(5, 3)
+    order = _other_rows_order(5, 4, False, torch.Generator().manual_seed(0), "cpu")
+    for a, b, o in [(f.half(), f.half(), order), (f, f.double(), order), (f, f, order.int())]:
+        assert not echo_native.supports(a, b, o)
+    assert echo_native.supports(f, f, order) and echo_native.supports(f.double(), f.double(),
+                                                                      order)
+    # half precision on the CPU still sums (by the ops kernel)
+    expected = kernel._echo_sum_gather(f.double(), f.double().clamp(max=0), order)
+    got = kernel.echo_sum(f.half(), f.clamp(max=0).half(), order)
+    torch.testing.assert_close(got.double(), expected, rtol=2e-2, atol=2e-2)
+
+
+def test_the_cache_key_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKECHO_CACHE_DIR", str(tmp_path))
+    assert echo_native._cache_dir() == str(tmp_path)
+    monkeypatch.delenv("SKECHO_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert echo_native._cache_dir() == os.path.join(str(tmp_path / "xdg"), "skecho")
