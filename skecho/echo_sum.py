@@ -65,8 +65,9 @@ def echo_sum(f, log_s, order):
 def _echo_sum(f, log_s, order, distinct):
     """:func:`echo_sum`; ``distinct=True`` promises that no row repeats within a sequence, so
     that off the CPU the gradient is gathered row by row (no atomics) instead of accumulated
-    with ``index_add_``. Traced by ``torch.compile`` (``compile=True``), a sum over distinct
-    rows takes :func:`_echo_tree_traceable`, which inductor fuses; the eager kernel otherwise."""
+    with ``index_add_``. Traced by ``torch.compile`` (``compile=True``), the sum stays the eager
+    native kernel where that runs (measured faster than tracing it, ``bench_compile.py``); a sum
+    over distinct rows takes :func:`_echo_tree_traceable`, which inductor fuses, elsewhere."""
     if f.dim() != 2 or f.shape != log_s.shape:
         raise ValueError(
             f"f and log_s must both be (N, d) tensors of the same shape, got {tuple(f.shape)} "
@@ -76,9 +77,15 @@ def _echo_sum(f, log_s, order, distinct):
         raise ValueError(f"order must be a (B, K) tensor of row indices, got {tuple(order.shape)}.")
     if order.shape[1] == 0:
         return f.new_zeros(order.shape[0], f.shape[1])
-    if distinct and _COMPILABLE and torch.compiler.is_compiling():
+    if (distinct and _COMPILABLE and torch.compiler.is_compiling()
+            and not (echo_native.supports(f, log_s, order) and _native_kernel_loaded())):
         return _echo_tree_traceable(f, log_s, order)
     return _echo_sum_eager(f, log_s, order, distinct)
+
+
+@torch.compiler.assume_constant_result  # read once, when a step is traced
+def _native_kernel_loaded():
+    return echo_native.library(_check_native) is not None
 
 
 @torch.compiler.disable  # hand-fused already: a compiled step traces _echo_tree_traceable

@@ -137,7 +137,8 @@ def test_lemma_2_1_output_distributed_as_noise():
 
     def source(size):  # skewed and bimodal, so that the test has something to detect
         mode = torch.rand(size, 1, generator=gen) < 0.3
-        low, high = 0.2 * torch.rand(size, 1, generator=gen), 0.6 + 0.4 * torch.rand(size, 1, generator=gen)
+        low = 0.2 * torch.rand(size, 1, generator=gen)
+        high = 0.6 + 0.4 * torch.rand(size, 1, generator=gen)
         return torch.where(mode, low, high).double()
 
     scale = torch.full((batch, 1), s, dtype=torch.float64)
@@ -376,10 +377,11 @@ def _compiled_noise_step(n_threads, runs):
 @pytest.mark.slow
 @pytest.mark.skipif(not kernel._COMPILABLE, reason="needs torch.library.custom_op")
 def test_a_compiled_echo_sum_is_traced_whole_matches_and_repeats_bitwise_on_two_threads():
-    # compile=True traces the Echo sum into the step (no graph break), and its gradients are
-    # summed in a fixed order: autograd's own backward compiles to atomic adds on two threads,
-    # which gave gradients differing by up to 5e-7 between repeats
-    results, reference, compiled = _compiled_noise_step(n_threads=2, runs=8)
+    # without the native kernel, compile=True traces the Echo sum into the step (no graph
+    # break), and its gradients are summed in a fixed order: autograd's own backward compiles
+    # to atomic adds on two threads, which gave gradients differing by up to 5e-7 between repeats
+    with kernel._ops_kernel():
+        results, reference, compiled = _compiled_noise_step(n_threads=2, runs=8)
     for got, expected in zip(results[0], reference):
         scale = float(expected.detach().abs().max())
         torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5 * scale)
@@ -387,5 +389,24 @@ def test_a_compiled_echo_sum_is_traced_whole_matches_and_repeats_bitwise_on_two_
         assert all(torch.equal(a, b) for a, b in zip(results[0], other))
     f, log_s = _echo_inputs(100, 16, dtype=torch.float32)
     order = _other_rows_order(100, 99, False, torch.Generator().manual_seed(2), "cpu")
-    explanation = torch._dynamo.explain(compiled._torchdynamo_orig_callable)(f, log_s, order)
+    with kernel._ops_kernel():
+        explanation = torch._dynamo.explain(compiled._torchdynamo_orig_callable)(f, log_s,
+                                                                                  order)
     assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(kernel.echo_kernel()[0] != "native", reason="no native kernel here")
+def test_a_compiled_step_keeps_the_native_kernel_bitwise_equal_to_the_eager_sum():
+    results, reference, _ = _compiled_noise_step(n_threads=1, runs=2)
+    f, log_s = _echo_inputs(100, 16, dtype=torch.float32)
+    f, log_s = f.detach().requires_grad_(), log_s.detach().requires_grad_()
+    order = _other_rows_order(100, 99, False, torch.Generator().manual_seed(2), "cpu")
+    eps = kernel._echo_sum(f, log_s, order, True)
+    weights = torch.randn(100, 16, generator=torch.Generator().manual_seed(1))
+    eager = (eps, *torch.autograd.grad(eps, (f, log_s), weights))
+    for run in results:
+        assert all(torch.equal(a, b) for a, b in zip(run, eager))
+    for got, expected in zip(results[0], reference):  # and the direct sum, to rounding
+        scale = float(expected.detach().abs().max())
+        torch.testing.assert_close(got, expected, rtol=2e-5, atol=2e-5 * scale)
