@@ -5,14 +5,16 @@ them, each printing the median and the fastest (least disturbed on a shared mach
 
 - ``noise``: forward + backward of the Echo noise of a ``(B, 32)`` batch at B = 100 / 512 / 1024,
   before (the direct sum ``skecho.echo_sum._echo_sum_gather`` over orders sorted by
-  ``torch.argsort``, the pre-change sampler) and after (:func:`skecho.noise.echo_noise`), with
+  ``torch.argsort``, the pre-change sampler), with the pairwise tree's PyTorch-ops kernel
+  ("ops kernel") and after (:func:`skecho.noise.echo_noise`: the native kernel where built), with
   the peak memory of one forward + backward: the high-water mark of the bytes allocated by
   torch's CPU allocator, from the allocation events of ``torch.profiler`` (``profile_memory``);
   the inputs are not counted.
 - ``alternatives`` (``--alternatives``): other formulations measured against the same inputs,
   e.g. the per-dimension ``(B, B, d)`` weight matrix with a batched matrix-vector product.
 - ``epoch``: per-epoch seconds (``history_["time"]``, the training epoch itself) of BetaVAE,
-  EchoAutoencoder, EchoAutoencoder with the pre-change noise and EchoAutoencoder with Gaussian
+  EchoAutoencoder, EchoAutoencoder with the ops kernel ("Echo, ops"), with the pre-change
+  noise ("Echo before") and EchoAutoencoder with Gaussian
   draws in place of the Echo sum (what a step costs without the sum), one epoch per ``partial_fit``
   call, on the MLP 784-512-512 (latent 32, batch 100, ``--n-mlp`` random binary 784-pixel rows)
   and on the 28x28 conv nets (``architecture="auto"``, ``--n-conv`` random binary 28x28 images).
@@ -25,7 +27,7 @@ only with one thread: use ``OMP_NUM_THREADS=1`` (or ``--threads 1``) with it. Fo
 ``--clock cpu`` reads the training loop's epoch clock as CPU time (``history_["time"]`` then
 holds CPU seconds). Usage::
 
-    python benchmarks/bench_echo_noise.py                  # everything, about 10 minutes
+    python benchmarks/bench_echo_noise.py                  # everything, about 3 minutes
     python benchmarks/bench_echo_noise.py --parts noise --alternatives
     python benchmarks/bench_echo_noise.py --parts epoch --rounds 5
 """

@@ -34,9 +34,11 @@ def echo_sum(f, log_s, order):
     backward in one custom autograd function, see ``_EchoSum``): it costs ``O(B K d)`` like the
     direct sum but never exponentiates or cumulates a ``(B, K, d)`` tensor, so it is about
     three times faster on a CPU (``benchmarks/bench_echo_noise.py``), and the weights are
-    products of scales in ``(0, 1)`` that can only underflow to 0. Its values equal those of
-    the direct sum up to float rounding. Deterministic on the CPU at any thread count.
-    Differentiable once (no double backward).
+    products of scales in ``(0, 1)`` that can only underflow to 0. On the CPU the same tree
+    runs as a native loop per row where a C compiler is found (:func:`echo_kernel`), about
+    twice as fast again, with bitwise the same results. Its values equal those of the direct
+    sum up to float rounding. Deterministic on the CPU at any thread count. Differentiable
+    once (no double backward).
 
     Parameters
     ----------
