@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from .noise import (
+    _echo_sum,
     categorical_kl_uniform,
     echo_log_scale,
     echo_noise,
     echo_rate,
-    echo_sum,
     gaussian_kl,
     gaussian_kl_per_dimension,
     gaussian_sample,
@@ -177,7 +177,8 @@ class EchoChannel(nn.Module):
         order = order.reshape(-1, *order.shape[-2:]) if order.dim() > 2 else order[None]
         # one (B, d_max, d) sum at a time: the terms of every draw at once would take
         # n_draws times the memory
-        eps = torch.stack([echo_sum(f, log_s, rows) for rows in order])
+        # (_echo_sum: echo_sum less its bounds check, which would sync a GPU at every draw)
+        eps = torch.stack([_echo_sum(f, log_s, rows, distinct=False) for rows in order])
         return eps.reshape(*lead, f.shape[1])
 
 

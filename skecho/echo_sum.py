@@ -6,8 +6,8 @@ forward and backward, ``O(B K d)``), with the direct gather-cumsum-exp sum kept 
 (``_echo_sum_gather``). Deterministic on the CPU at any thread count. On the CPU the tree runs
 as one native loop per row where it can be built (:mod:`skecho.echo_native`, bitwise the same
 numbers; :func:`echo_kernel` says which kernel runs), as PyTorch ops otherwise (``_EchoSum``). A
-step compiled with ``torch.compile`` traces the same tree written as plain ops
-(``_echo_tree_traceable``) instead.
+step compiled with ``torch.compile`` calls the native kernel too; where that does not run, it
+traces the same tree written as plain ops (``_echo_tree_traceable``).
 """
 
 import functools
@@ -45,7 +45,8 @@ def echo_sum(f, log_s, order):
     f, log_s : torch.Tensor of shape (N, d)
         Codes and log-scales of the rows the terms come from.
     order : torch.Tensor of int64, shape (B, K)
-        Row indices into ``f`` / ``log_s``, one sequence of ``K`` terms per output row.
+        Row indices into ``f`` / ``log_s`` (in ``[0, N)``), one sequence of ``K`` terms per
+        output row.
 
     Returns
     -------
@@ -61,6 +62,11 @@ def echo_sum(f, log_s, order):
     >>> echo_sum(f, torch.full((3, 1), 0.5).log(), torch.tensor([[1, 1, 0]]))  # 2 + 1 + 0.25
     tensor([[3.2500]])
     """
+    if order.numel() and (int(order.min()) < 0 or int(order.max()) >= len(f)):
+        raise IndexError(
+            f"order holds row indices outside [0, {len(f)}) (from {int(order.min())} to "
+            f"{int(order.max())}); each entry must index a row of f and log_s."
+        )
     return _echo_sum(f, log_s, order, distinct=False)
 
 
@@ -90,7 +96,9 @@ def _native_kernel_loaded():
     return echo_native.library(_check_native) is not None
 
 
-@torch.compiler.disable  # hand-fused already: a compiled step traces _echo_tree_traceable
+# Fused already: a compiled step calls it as it is (the native kernel) or traces
+# _echo_tree_traceable instead (see _echo_sum).
+@torch.compiler.disable
 def _echo_sum_eager(f, log_s, order, distinct):
     needs_grad = torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad)
     library = _native_library(f, log_s, order)

@@ -216,3 +216,11 @@ def test_the_cache_key_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("SKECHO_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert echo_native._cache_dir() == os.path.join(str(tmp_path / "xdg"), "skecho")
+
+
+@pytest.mark.parametrize("bad", [-1, 3])
+def test_row_indices_outside_the_rows_are_refused_by_name(bad):
+    # the native kernel reads the rows it is given: an index outside them must not reach it
+    f = torch.ones(3, 2)
+    with pytest.raises(IndexError, match=r"outside \[0, 3\)"):
+        kernel.echo_sum(f, f.log() - 1, torch.tensor([[0, bad]]))
