@@ -264,11 +264,16 @@ def _compiler():
 
 def _cache_dir():
     root = os.environ.get("SKECHO_CACHE_DIR")
-    if not root:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                                ".cache")
-        root = os.path.join(base, "skecho")
-    return root
+    if root:
+        return root
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):  # no HOME, no password entry: never a folder named "~"
+            raise RuntimeError("there is no home directory for the cache; set SKECHO_CACHE_DIR "
+                               "to a writable directory")
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "skecho")
 
 
 def _cpu_signature():

@@ -210,12 +210,18 @@ def test_inputs_the_native_kernel_does_not_take_use_the_ops_kernel():
     torch.testing.assert_close(got.double(), expected, rtol=2e-2, atol=2e-2)
 
 
-def test_the_cache_key_follows_the_environment(monkeypatch, tmp_path):
+def test_the_cache_directory_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SKECHO_CACHE_DIR", str(tmp_path))
     assert echo_native._cache_dir() == str(tmp_path)
     monkeypatch.delenv("SKECHO_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert echo_native._cache_dir() == os.path.join(str(tmp_path / "xdg"), "skecho")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert echo_native._cache_dir() == os.path.join(str(tmp_path / "home"), ".cache", "skecho")
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no home at all
+    with pytest.raises(RuntimeError, match="set SKECHO_CACHE_DIR"):
+        echo_native._cache_dir()
 
 
 @pytest.mark.parametrize("bad", [-1, 3])
