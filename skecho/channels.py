@@ -172,7 +172,7 @@ class EchoChannel(nn.Module):
         """
         f = self._noise_terms(self.bank_codes.to(u.device))
         log_s = self.bank_log_scales.to(u.device)
-        order = (u * len(f)).long().clamp_(max=len(f) - 1)
+        order = (u * len(f)).long().clamp_(0, len(f) - 1)
         lead = order.shape[:-1]
         order = order.reshape(-1, *order.shape[-2:]) if order.dim() > 2 else order[None]
         # one (B, d_max, d) sum at a time: the terms of every draw at once would take

@@ -26,11 +26,13 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
 
 import torch
@@ -48,6 +50,12 @@ _SOURCE = r"""
    With `levels`, every level's nodes are kept, level after level (2 K - 1 nodes at most: the
    backward's S_L and F_R); without, the levels overwrite the leaves. Returns the root's F. */
 #define ECHO_KERNELS(SUFFIX, REAL, FMA)                                                        \
+static int rows_in_range_##SUFFIX(const int64_t *order, int64_t n, int64_t N) {                \
+    for (int64_t e = 0; e < n; e++)                                                            \
+        if (order[e] < 0 || order[e] >= N) return 0;                                           \
+    return 1;                                                                                  \
+}                                                                                              \
+                                                                                               \
 static REAL *tree_##SUFFIX(const REAL *f, const REAL *s, const int64_t *row,                   \
                            const int64_t *term_of_slot, int64_t K, int64_t d, REAL *F,         \
                            REAL *S, int levels) {                                              \
@@ -73,27 +81,32 @@ static REAL *tree_##SUFFIX(const REAL *f, const REAL *s, const int64_t *row,    
     return F;                                                                                  \
 }                                                                                              \
                                                                                                \
-/* eps (B, d) = the root of every row's tree. work: 2 K d. */                                  \
-void echo_forward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                 \
-                           const int64_t *term_of_slot, int64_t B, int64_t K, int64_t d,       \
-                           REAL *work, REAL *eps) {                                            \
+/* eps (B, d) = the root of every row's tree. work: 2 K d. Returns -1, computing nothing,    \
+   where `order` holds an index outside [0, N). */                                             \
+int echo_forward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                  \
+                          const int64_t *term_of_slot, int64_t N, int64_t B, int64_t K,        \
+                          int64_t d, REAL *work, REAL *eps) {                                  \
+    if (!rows_in_range_##SUFFIX(order, B * K, N)) return -1;                                   \
     for (int64_t i = 0; i < B; i++) {                                                          \
         REAL *root = tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, work,              \
                                    work + K * d, 0);                                           \
         memcpy(eps + i * d, root, d * sizeof(REAL));                                           \
     }                                                                                          \
+    return 0;                                                                                  \
 }                                                                                              \
                                                                                                \
 /* dL/df and dL/dlog s (grads: 2 N d, zeroed) from dL/deps (grad: B d). From the root down,    \
    W_L = W, W_R = W S_L, T_R = T, T_L = T + W_R F_R (T = 0 at the root, products rather than   \
    fused adds while it is); the leaves' W (dL/df) and T (dL/dlog s) go to `leaf` (2 K B d) in  \
    the ops kernel's layouts, then are summed into their rows in leaf order, as index_add_      \
-   does. sizes: the level sizes K, K - K/2, ..., 1 (n_levels). work: (2 sum(sizes) + 4 K) d. */\
-void echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                \
-                            const int64_t *term_of_slot, const int64_t *term_of_grad_slot,     \
-                            const int64_t *sizes, int64_t n_levels, const REAL *grad,          \
-                            int64_t N, int64_t B, int64_t K, int64_t d, REAL *work,            \
-                            REAL *leaf, REAL *grads) {                                         \
+   does. sizes: the level sizes K, K - K/2, ..., 1 (n_levels). work: (2 sum(sizes) + 4 K) d.   \
+   Returns -1, computing nothing, where `order` holds an index outside [0, N). */              \
+int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                 \
+                           const int64_t *term_of_slot, const int64_t *term_of_grad_slot,      \
+                           const int64_t *sizes, int64_t n_levels, const REAL *grad,           \
+                           int64_t N, int64_t B, int64_t K, int64_t d, REAL *work,             \
+                           REAL *leaf, REAL *grads) {                                          \
+    if (!rows_in_range_##SUFFIX(order, B * K, N)) return -1;                                   \
     int64_t nodes = 0;                                                                         \
     for (int64_t level = 0; level < n_levels; level++) nodes += sizes[level];                  \
     REAL *F = work, *S = work + nodes * d, *W = work + 2 * nodes * d;                          \
@@ -155,6 +168,7 @@ void echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order, 
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
+    return 0;                                                                                  \
 }
 
 ECHO_KERNELS(float32, float, fmaf)
@@ -175,10 +189,13 @@ def library(check):
     """The native kernel, loaded once per process, or None; ``check(library)`` returns an
     empty string where the built kernel may be used, else what is wrong with it."""
     if not _state["loaded"]:
+        warning = None
         with _lock:
             if not _state["loaded"]:
-                _state["library"], _state["reason"] = _load(check)
+                _state["library"], _state["reason"], warning = _load(check)
                 _state["loaded"] = True
+        if warning:  # outside the lock, once: the outcome is kept even if warnings are errors
+            warnings.warn(warning, RuntimeWarning, stacklevel=3)
     return _state["library"]
 
 
@@ -195,7 +212,9 @@ def _reset():
 
 @contextlib.contextmanager
 def ops_kernel(check):
-    """Inside the block, Echo sums started (and so their backward) use the ops kernel."""
+    """Inside the block, Echo sums started (and so their backward) use the ops kernel. For
+    tests and benchmarks: it changes the process-wide choice (not per thread), and a step
+    compiled inside the block keeps the traced tree it was compiled with."""
     library(check)
     saved = dict(_state)
     _state.update(library=None, reason="the ops kernel requested (ops_kernel)")
@@ -217,9 +236,10 @@ def setting():
 
 
 def _load(check):
+    """``(library or None, reason, warning or None)``."""
     mode = setting()
     if mode == "0":
-        return None, "the ops kernel: SKECHO_NATIVE_KERNEL=0"
+        return None, "the ops kernel: SKECHO_NATIVE_KERNEL=0", None
     try:
         path = _build()
         try:
@@ -236,8 +256,13 @@ def _load(check):
                 f"{error}. Install a C compiler (or point CC at one), or unset "
                 f"SKECHO_NATIVE_KERNEL to fall back to the PyTorch-ops kernel."
             ) from error
-        return None, f"the ops kernel: the native kernel was not built ({error})"
-    problem = check(loaded)
+        return None, f"the ops kernel: the native kernel was not built ({error})", None
+    try:
+        # the check differentiates: whatever the caller's grad mode (no_grad, inference_mode)
+        with torch.inference_mode(False), torch.enable_grad():
+            problem = check(loaded)
+    except Exception as error:  # noqa: BLE001 - any failure of the check is a failed check
+        problem = f"the check failed: {type(error).__name__}: {error}"
     if problem:
         if mode == "1":
             raise RuntimeError(
@@ -245,21 +270,27 @@ def _load(check):
                 f"PyTorch-ops kernel on this machine ({problem}); unset SKECHO_NATIVE_KERNEL "
                 f"to use the ops kernel."
             )
-        warnings.warn(
-            f"skecho's native Echo kernel differs from its PyTorch-ops kernel on this machine "
-            f"({problem}); the ops kernel is used (the same numbers, slower). Set "
-            f"SKECHO_NATIVE_KERNEL=0 to silence this.", RuntimeWarning, stacklevel=2)
-        return None, f"the ops kernel: the native kernel differs from it here ({problem})"
-    return loaded, f"the native kernel, {path}"
+        warning = (f"skecho's native Echo kernel differs from its PyTorch-ops kernel on this "
+                   f"machine ({problem}); the ops kernel is used (the same numbers, slower). "
+                   f"Set SKECHO_NATIVE_KERNEL=0 to silence this.")
+        return None, f"the ops kernel: the native kernel differs from it here ({problem})", warning
+    return loaded, f"the native kernel, {path}", None
 
 
 def _compiler():
-    names = [os.environ["CC"]] if os.environ.get("CC") else ["cc", "gcc", "clang"]
-    for name in names:
+    """The compiler command: ``$CC`` (split as a shell would, e.g. "ccache gcc"), else the first
+    of cc, gcc and clang found."""
+    if os.environ.get("CC"):
+        command = shlex.split(os.environ["CC"])
+        found = shutil.which(command[0]) if command else None
+        if not found:
+            raise RuntimeError(f"no C compiler found: CC={os.environ['CC']!r} does not name one")
+        return [found, *command[1:]]
+    for name in ("cc", "gcc", "clang"):
         found = shutil.which(name)
         if found:
-            return found
-    raise RuntimeError(f"no C compiler found (looked for {', '.join(names)})")
+            return [found]
+    raise RuntimeError("no C compiler found (looked for $CC, cc, gcc, clang)")
 
 
 def _cache_dir():
@@ -274,6 +305,16 @@ def _cache_dir():
                                "to a writable directory")
         base = os.path.join(home, ".cache")
     return os.path.join(base, "skecho")
+
+
+def _private(path, what):
+    """Refuse to load code from ``path`` unless this user owns it and no one else may write it
+    (a shared or world-writable cache would let another user plant the library)."""
+    info = os.stat(path)
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        raise RuntimeError(
+            f"the {what} {path} is not this user's alone (owned by another user, or writable by "
+            f"group or others); set SKECHO_CACHE_DIR to a private directory")
 
 
 def _cpu_signature():
@@ -291,25 +332,37 @@ def _cpu_signature():
     return f"{platform.machine()}|{platform.processor()}|{lines}"
 
 
+def _run(command, what):
+    try:
+        return subprocess.run(command, capture_output=True, text=True, errors="replace",
+                              timeout=300)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise RuntimeError(f"{what} failed to run ({error})") from None
+
+
 def _build():
     """The path of the compiled kernel: compiled unless this source, flags, compiler and CPU
     already have a build in the cache. The file appears whole or not at all (compiled under a
-    temporary name in the cache directory, then renamed)."""
+    temporary name in the cache directory, then renamed); the directory is the user's alone."""
     compiler = _compiler()
-    try:
-        version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
-                                 timeout=60).stdout
-    except (OSError, subprocess.SubprocessError) as error:
-        raise RuntimeError(f"the C compiler {compiler} does not run ({error})") from None
+    version = _run([*compiler, "--version"], f"the C compiler {compiler[0]}").stdout
     key = hashlib.sha256("\0".join(
-        [_SOURCE, " ".join(_FLAGS), compiler, version, _cpu_signature(), sys.platform]
+        [_SOURCE, " ".join(_FLAGS), " ".join(compiler), version, _cpu_signature(),
+         sys.platform]
     ).encode()).hexdigest()[:20]
     directory = _cache_dir()
     path = os.path.join(directory, f"echo_sum-{key}.so")
-    if os.path.exists(path):
-        return path
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise RuntimeError(f"the cache directory {directory} cannot be made ({error}); set "
+                           f"SKECHO_CACHE_DIR to a writable directory") from None
+    _private(directory, "cache directory")
+    if os.path.exists(path):
+        _private(path, "cached kernel")
+        return path
+    _remove_stale_builds(directory)
+    try:
         build = tempfile.mkdtemp(dir=directory, prefix=".build-")
     except OSError as error:
         raise RuntimeError(f"the cache directory {directory} is not writable ({error}); set "
@@ -318,35 +371,46 @@ def _build():
         source, target = os.path.join(build, "echo_sum.c"), os.path.join(build, "echo_sum.so")
         with open(source, "w") as handle:
             handle.write(_SOURCE)
-        try:
-            result = subprocess.run([compiler, *_FLAGS, source, "-o", target, "-lm"],
-                                    capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.SubprocessError) as error:
-            raise RuntimeError(f"the C compiler {compiler} failed to run ({error})") from None
+        result = _run([*compiler, *_FLAGS, source, "-o", target, "-lm"],
+                      f"the C compiler {compiler[0]}")
         if result.returncode != 0:
-            raise RuntimeError(f"{compiler} failed: {result.stderr.strip()[:500]}")
+            raise RuntimeError(f"{compiler[0]} failed: {result.stderr.strip()[:500]}")
+        os.chmod(target, 0o700)
         os.replace(target, path)
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return path
 
 
+def _remove_stale_builds(directory, age_s=3600):
+    """Build folders left by a process killed while compiling (an hour old: no build takes
+    that long)."""
+    now = time.time()
+    for entry in os.scandir(directory):
+        try:
+            if entry.name.startswith(".build-") and now - entry.stat().st_mtime > age_s:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _bind(loaded):
     pointer, size = ctypes.c_void_p, ctypes.c_int64
     for suffix in _DTYPES.values():
         forward_ = getattr(loaded, f"echo_forward_{suffix}")
-        forward_.argtypes = [pointer] * 4 + [size] * 3 + [pointer] * 2
-        forward_.restype = None
+        forward_.argtypes = [pointer] * 4 + [size] * 4 + [pointer] * 2
+        forward_.restype = ctypes.c_int
         backward_ = getattr(loaded, f"echo_backward_{suffix}")
         backward_.argtypes = [pointer] * 6 + [size] + [pointer] + [size] * 4 + [pointer] * 3
-        backward_.restype = None
+        backward_.restype = ctypes.c_int
     return loaded
 
 
 def supports(f, log_s, order):
-    """Whether the native kernel takes these inputs: on the CPU, float32 or float64 alike."""
-    return (f.device.type == "cpu" and order.device.type == "cpu" and f.dtype in _DTYPES
-            and log_s.dtype == f.dtype and order.dtype == torch.int64)
+    """Whether the native kernel takes these inputs: dense CPU tensors, ``f`` and ``log_s``
+    both float32 or both float64, ``order`` int64."""
+    return (all(t.device.type == "cpu" and t.layout == torch.strided for t in (f, log_s, order))
+            and f.dtype in _DTYPES and log_s.dtype == f.dtype and order.dtype == torch.int64)
 
 
 def forward(loaded, f, s, order, term_of_slot):
@@ -357,9 +421,10 @@ def forward(loaded, f, s, order, term_of_slot):
     n_dims = f.shape[1]
     work = f.new_empty(2 * n_terms * n_dims)
     eps = f.new_empty(n_rows, n_dims)
-    getattr(loaded, f"echo_forward_{_DTYPES[f.dtype]}")(
+    status = getattr(loaded, f"echo_forward_{_DTYPES[f.dtype]}")(
         f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
-        n_rows, n_terms, n_dims, work.data_ptr(), eps.data_ptr())
+        len(f), n_rows, n_terms, n_dims, work.data_ptr(), eps.data_ptr())
+    _raise_for(status, order, len(f))
     return eps
 
 
@@ -373,8 +438,17 @@ def backward(loaded, f, s, order, grad, term_of_slot, term_of_grad_slot, sizes):
     work = f.new_empty((2 * int(sizes.sum()) + 4 * n_terms) * n_dims)
     leaf = f.new_empty(2 * n_terms * n_rows * n_dims)
     grads = f.new_zeros(2, n_source, n_dims)
-    getattr(loaded, f"echo_backward_{_DTYPES[f.dtype]}")(
+    status = getattr(loaded, f"echo_backward_{_DTYPES[f.dtype]}")(
         f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
         term_of_grad_slot.data_ptr(), sizes.data_ptr(), len(sizes), grad.data_ptr(),
         n_source, n_rows, n_terms, n_dims, work.data_ptr(), leaf.data_ptr(), grads.data_ptr())
+    _raise_for(status, order, n_source)
     return grads
+
+
+def _raise_for(status, order, n_source):
+    if status != 0:
+        raise IndexError(
+            f"order holds row indices outside [0, {n_source}) (from {int(order.min())} to "
+            f"{int(order.max())}); each entry must index a row of f and log_s."
+        )

@@ -38,7 +38,8 @@ def echo_sum(f, log_s, order):
     runs as a native loop per row where a C compiler is found (:func:`echo_kernel`), about
     twice as fast again, with bitwise the same results. Its values equal those of the direct
     sum up to float rounding. Deterministic on the CPU at any thread count. Differentiable
-    once (no double backward).
+    once (no double backward). The native kernel saves ``f`` itself for backward: changing
+    ``f`` in place before the backward pass is an error, as for most torch operations.
 
     Parameters
     ----------

@@ -55,11 +55,14 @@ def _shell_script(path, body):
 @pytest.mark.parametrize("n_source, n_rows, n_terms, n_dims, repeats", [
     (2, 2, 1, 1, False), (3, 3, 2, 7, False), (4, 4, 3, 32, False), (100, 100, 99, 32, False),
     (33, 33, 32, 33, False), (64, 64, 17, 8, False), (50, 7, 49, 3, False),  # a bank of codes
-    (9, 9, 8, 5, True), (30, 12, 41, 16, True), (5, 20, 1, 2, True),
+    (9, 9, 8, 5, True), (30, 12, 41, 16, True), (5, 20, 1, 2, True), (70, 9, 65, 1, True),
 ])
 def test_the_native_kernel_gives_the_ops_kernels_numbers_bit_for_bit(
         n_source, n_rows, n_terms, n_dims, repeats, dtype):
     f, log_s, gen = _inputs(n_source, n_dims, dtype, seed=n_terms)
+    f[::4] = -0.0  # signed zeros, zero scales and scales of 1 keep their signs and values
+    log_s[1::5] = -float("inf")
+    log_s[2::7] = 0.0
     if repeats:
         order = torch.randint(n_source, (n_rows, n_terms), generator=gen)
     else:
@@ -114,7 +117,7 @@ def test_a_seeded_echo_fit_is_the_same_with_either_kernel():
 @needs_native
 def test_the_kernel_is_built_once_and_loaded_from_the_cache(fresh, monkeypatch, tmp_path):
     calls = tmp_path / "calls"
-    real = echo_native._compiler()
+    real = echo_native._compiler()[0]
     monkeypatch.setenv("CC", _shell_script(
         tmp_path / "cc", f'echo "$@" >> "{calls}"\nexec "{real}" "$@"\n'))
     assert echo_kernel()[0] == "native"
@@ -134,9 +137,11 @@ def test_a_damaged_file_in_the_cache_is_built_again(fresh):
     os.replace(damaged, built)
     assert echo_kernel()[0] == "native"
     assert os.path.getsize(built) > 1000
-    x = torch.tensor([[1.0], [2.0], [4.0]])
-    assert echo_noise(x, torch.full((3, 1), 0.5), generator=torch.Generator().manual_seed(0))[
-        0, 0].item() in (4.0, 5.0)
+    f, log_s, gen = _inputs(12, 3, torch.float32, seed=1)
+    order = torch.randint(12, (5, 7), generator=gen)
+    got = kernel.echo_sum(f, log_s, order)
+    with kernel._ops_kernel():
+        assert torch.equal(got, kernel.echo_sum(f, log_s, order))
 
 
 def test_without_a_compiler_the_ops_kernel_runs(fresh, monkeypatch):
@@ -230,3 +235,93 @@ def test_row_indices_outside_the_rows_are_refused_by_name(bad):
     f = torch.ones(3, 2)
     with pytest.raises(IndexError, match=r"outside \[0, 3\)"):
         kernel.echo_sum(f, f.log() - 1, torch.tensor([[0, bad]]))
+
+
+@needs_native
+@pytest.mark.parametrize("mode", ["torch.no_grad()", "torch.inference_mode()"])
+def test_the_first_echo_sum_of_a_process_may_run_without_gradients(mode, tmp_path):
+    # the check that loading runs differentiates; a first call under no_grad (a fitted model
+    # unpickled and scored in a new process) must load the kernel all the same
+    script = tmp_path / "first.py"
+    script.write_text(
+        "import torch\n"
+        "from skecho import echo_sum as kernel\n"
+        f"with {mode}:\n"
+        "    eps = kernel.echo_sum(torch.ones(3, 2), torch.full((3, 2), -1.0),\n"
+        "                          torch.tensor([[1, 2], [0, 2]]))\n"
+        "print(kernel.echo_kernel()[0], eps[0].tolist())\n")
+    import subprocess
+    import sys
+    env = dict(os.environ, SKECHO_CACHE_DIR=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = float(1 + torch.tensor(-1.0).exp())  # row 0: f(1) + S(1) f(2), in float32
+    assert result.stdout.split()[0] == "native"
+    assert result.stdout.strip().endswith(str([expected, expected]))
+
+
+def test_inputs_on_another_device_never_reach_the_native_kernel():
+    f, order = torch.ones(4, 3), torch.tensor([[1, 2], [0, 3]])
+    log_s = torch.zeros(4, 3, device="meta")
+    assert not echo_native.supports(f, log_s, order)
+    with pytest.raises(RuntimeError):  # the ops kernel's own device error, not a crash
+        kernel.echo_sum(f, log_s, order)
+
+
+@needs_native
+def test_the_native_kernel_checks_its_row_indices_itself():
+    f, log_s, _ = _inputs(4, 3, torch.float32, seed=0)
+    loaded = echo_native.library(kernel._check_native)
+    for bad in ([[0, 4]], [[-1, 2]]):
+        order = torch.tensor(bad)
+        with pytest.raises(IndexError, match=r"outside \[0, 4\)"):
+            kernel._native_forward(loaded, f, log_s.exp(), order)
+        with pytest.raises(IndexError, match=r"outside \[0, 4\)"):
+            kernel._native_backward(loaded, f, log_s.exp(), order, torch.ones(1, 3))
+
+
+def test_banked_draws_from_uniforms_outside_the_unit_interval_stay_in_the_bank():
+    from skecho.channels import EchoChannel
+
+    channel = EchoChannel(n_latent=2, clip_factor=0.5, d_max=3)
+    gen = torch.Generator().manual_seed(0)
+    channel.set_bank(torch.randn(5, 2, generator=gen), -torch.rand(5, 2, generator=gen))
+    u = torch.tensor([[-0.5, 0.2, 1.0], [0.0, 0.999, 7.0]])
+    inside = torch.tensor([[0.0, 0.2, 0.999], [0.0, 0.999, 0.999]])
+    assert torch.equal(channel.noise_from_uniform(u), channel.noise_from_uniform(inside))
+
+
+@needs_native
+def test_a_cache_directory_others_may_write_is_refused(fresh):
+    fresh.mkdir(parents=True)
+    fresh.chmod(0o777)
+    kernel_, reason = echo_kernel()
+    assert kernel_ == "torch" and "not this user's alone" in reason
+    assert "SKECHO_CACHE_DIR" in reason and list(fresh.iterdir()) == []
+
+
+@needs_native
+def test_cc_may_carry_arguments(fresh, monkeypatch):
+    monkeypatch.setenv("CC", f"{echo_native._compiler()[0]} -Wall")
+    assert echo_kernel()[0] == "native"
+
+
+@needs_native
+def test_a_disagreeing_kernel_is_decided_once_even_when_warnings_are_errors(fresh, monkeypatch):
+    monkeypatch.setattr(kernel, "_check_native", lambda loaded: "the forward, a test shape")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            echo_kernel()
+        assert echo_kernel()[0] == "torch"  # decided: no second warning, no second build
+
+
+@needs_native
+def test_a_check_that_raises_counts_as_a_failed_check(fresh, monkeypatch):
+    def broken(loaded):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(kernel, "_check_native", broken)
+    with pytest.warns(RuntimeWarning, match="the check failed: ValueError: boom"):
+        assert echo_kernel()[0] == "torch"
