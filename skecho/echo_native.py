@@ -12,7 +12,9 @@ its results are bitwise those of the ops kernel. It saves nothing for backward b
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``, ``gcc`` or
 ``clang``) the first time an Echo sum runs on the CPU, in well under a second, into
 ``$SKECHO_CACHE_DIR`` (default ``$XDG_CACHE_HOME/skecho``, else ``~/.cache/skecho``): one file
-per source, flags, compiler and CPU, written whole or not at all; later processes load it.
+per source, flags, compiler and CPU, written whole or not at all; later processes load it. The
+directory must be this user's alone (made so when created; one that others may write is
+refused, since a library planted there would run as the user).
 :func:`skecho.echo_sum.echo_kernel` says which kernel runs and why. ``SKECHO_NATIVE_KERNEL``:
 ``auto`` (the default: the native kernel where it builds and passes its check, the ops kernel
 otherwise), ``0`` (always the ops kernel), ``1`` (the native kernel or an error).
