@@ -426,31 +426,34 @@ def forward(loaded, f, s, order, term_of_slot):
     status = getattr(loaded, f"echo_forward_{_DTYPES[f.dtype]}")(
         f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
         len(f), n_rows, n_terms, n_dims, work.data_ptr(), eps.data_ptr())
-    _raise_for(status, order, len(f))
+    if status != 0:
+        raise rows_out_of_range(order, len(f))
     return eps
 
 
-def backward(loaded, f, s, order, grad, term_of_slot, term_of_grad_slot, sizes):
+def backward(loaded, f, s, order, grad, term_of_slot, term_of_grad_slot, sizes, n_nodes):
     """``(2, N, d)``: dL/df and dL/dlog s of the Echo sum from dL/deps ``grad`` ``(B, d)``;
-    the leaf layouts and the level sizes (int64 on the CPU) as ``skecho.echo_sum`` has them."""
+    the leaf layouts and the level sizes (int64 on the CPU) as ``skecho.echo_sum`` has them,
+    and ``n_nodes``, the sum of the sizes (the nodes of one row's tree)."""
     f, s, order = f.contiguous(), s.contiguous(), order.contiguous()
     grad = grad.to(f.dtype).contiguous()
     n_rows, n_terms = order.shape
     n_source, n_dims = f.shape
-    work = f.new_empty((2 * int(sizes.sum()) + 4 * n_terms) * n_dims)
+    work = f.new_empty((2 * n_nodes + 4 * n_terms) * n_dims)
     leaf = f.new_empty(2 * n_terms * n_rows * n_dims)
     grads = f.new_zeros(2, n_source, n_dims)
     status = getattr(loaded, f"echo_backward_{_DTYPES[f.dtype]}")(
         f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
         term_of_grad_slot.data_ptr(), sizes.data_ptr(), len(sizes), grad.data_ptr(),
         n_source, n_rows, n_terms, n_dims, work.data_ptr(), leaf.data_ptr(), grads.data_ptr())
-    _raise_for(status, order, n_source)
+    if status != 0:
+        raise rows_out_of_range(order, n_source)
     return grads
 
 
-def _raise_for(status, order, n_source):
-    if status != 0:
-        raise IndexError(
-            f"order holds row indices outside [0, {n_source}) (from {int(order.min())} to "
-            f"{int(order.max())}); each entry must index a row of f and log_s."
-        )
+def rows_out_of_range(order, n_source):
+    """The error for an ``order`` that indexes outside the ``n_source`` rows of f and log_s."""
+    return IndexError(
+        f"order holds row indices outside [0, {n_source}) (from {int(order.min())} to "
+        f"{int(order.max())}); each entry must index a row of f and log_s."
+    )

@@ -64,10 +64,7 @@ def echo_sum(f, log_s, order):
     tensor([[3.2500]])
     """
     if order.numel() and (int(order.min()) < 0 or int(order.max()) >= len(f)):
-        raise IndexError(
-            f"order holds row indices outside [0, {len(f)}) (from {int(order.min())} to "
-            f"{int(order.max())}); each entry must index a row of f and log_s."
-        )
+        raise echo_native.rows_out_of_range(order, len(f))
     return _echo_sum(f, log_s, order, distinct=False)
 
 
@@ -156,11 +153,13 @@ def _ops_kernel():
 
 @functools.lru_cache(maxsize=None)
 def _native_tables(n_terms):
-    """The native kernel's index tables: the leaf layouts and the level sizes (CPU, int64)."""
+    """The native kernel's index tables: the leaf layouts and the level sizes (CPU, int64),
+    and the number of nodes of one row's tree (the sizes' sum)."""
     cpu = torch.device("cpu")
+    sizes = _level_sizes(n_terms)
     return (_tree_index(n_terms, "term_of_slot", cpu),
             _tree_index(n_terms, "term_of_grad_slot", cpu),
-            torch.tensor(_level_sizes(n_terms), dtype=torch.long))
+            torch.tensor(sizes, dtype=torch.long), sum(sizes))
 
 
 def _native_forward(loaded, f, s, order):

@@ -3,6 +3,8 @@ its cache and every way it falls back to the ops kernel."""
 
 import os
 import stat
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -250,8 +252,6 @@ def test_the_first_echo_sum_of_a_process_may_run_without_gradients(mode, tmp_pat
         "    eps = kernel.echo_sum(torch.ones(3, 2), torch.full((3, 2), -1.0),\n"
         "                          torch.tensor([[1, 2], [0, 2]]))\n"
         "print(kernel.echo_kernel()[0], eps[0].tolist())\n")
-    import subprocess
-    import sys
     env = dict(os.environ, SKECHO_CACHE_DIR=str(tmp_path / "cache"))
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                             env=env, timeout=120)

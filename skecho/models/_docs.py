@@ -48,8 +48,9 @@ TRAINING_PARAMS = """verbose : int, default=0
         ``fit`` on an estimator a ``Checkpoint`` wrote mid-fit finishes that fit exactly.
     compile : bool, default=False
         The compiled training step: the loss through ``torch.compile`` (inductor), as skorch's
-        ``compile`` (the Echo sum is traced as plain ops that inductor fuses; Echo's random
-        orders, sorted by numpy, stay eager), and Adam's fused kernel for the update (one pass
+        ``compile`` (the Echo sum stays its native CPU kernel, beside Echo's random orders,
+        sorted by numpy; where that kernel does not run, the sum is traced as plain ops that
+        inductor fuses), and Adam's fused kernel for the update (one pass
         over all parameters, what a compiled optimiser step gives). The first steps pay the
         compile time (seconds on a CPU for the built-in networks), so it pays on fits of more
         than a few epochs (``benchmarks/bench_compile.py``). Where torch cannot compile at all,
