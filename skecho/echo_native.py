@@ -1,13 +1,16 @@
-"""The Echo sum's pairwise tree as one native loop per row, built on first use (CPU only).
+"""The Echo sum's pairwise tree, one native loop per row, and its orders in C (CPU only).
 
 :mod:`skecho.echo_sum` runs the pairwise reduction of the Echo sum as PyTorch ops, a few dozen
 of them per step, each a pass over a ``(K, B, d)`` slab; for small networks their dispatch and
 memory traffic cost more than the arithmetic. This module computes the same tree in C, one
 output row at a time in buffers that stay in the cache: the same floating-point operations on
 the same operands (a fused multiply-add where the ops kernel calls ``torch.addcmul``, a product
-where it calls ``torch.mul``) and the rows' gradients summed in ``index_add_``'s order, so that
-its results are bitwise those of the ops kernel. It saves nothing for backward but the inputs
-(the tree is recomputed row by row).
+where it calls ``torch.mul``) and the rows' gradients summed in the order of the ops kernel's
+``index_add_`` (output row by output row, as each row's tree is done, so that no buffer of all
+the leaves is needed), so that its results are bitwise those of the ops kernel. It saves
+nothing for backward but the inputs (the tree is recomputed row by row). It also sorts the
+random keys of :func:`skecho.noise.echo_noise`'s orders (a bucket sort per row, the order a
+stable argsort gives, in one call instead of a dozen array operations).
 
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``, ``gcc`` or
 ``clang``) the first time an Echo sum runs on the CPU, in well under a second, into
@@ -44,6 +47,7 @@ __all__ = []  # no public names: skecho.echo_sum is its one user (echo_kernel is
 _SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The pairwise tree of one output row (see skecho/echo_sum.py): leaf slot x holds the term at
@@ -83,7 +87,7 @@ static REAL *tree_##SUFFIX(const REAL *f, const REAL *s, const int64_t *row,    
     return F;                                                                                  \
 }                                                                                              \
                                                                                                \
-/* eps (B, d) = the root of every row's tree. work: 2 K d. Returns -1, computing nothing,    \
+/* eps (B, d) = the root of every row's tree. work: 2 K d. Returns -1, computing nothing,      \
    where `order` holds an index outside [0, N). */                                             \
 int echo_forward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                  \
                           const int64_t *term_of_slot, int64_t N, int64_t B, int64_t K,        \
@@ -99,27 +103,29 @@ int echo_forward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,   
                                                                                                \
 /* dL/df and dL/dlog s (grads: 2 N d, zeroed) from dL/deps (grad: B d). From the root down,    \
    W_L = W, W_R = W S_L, T_R = T, T_L = T + W_R F_R (T = 0 at the root, products rather than   \
-   fused adds while it is); the leaves' W (dL/df) and T (dL/dlog s) go to `leaf` (2 K B d) in  \
-   the ops kernel's layouts, then are summed into their rows in leaf order, as index_add_      \
-   does. sizes: the level sizes K, K - K/2, ..., 1 (n_levels). work: (2 sum(sizes) + 4 K) d.   \
-   Returns -1, computing nothing, where `order` holds an index outside [0, N). */              \
+   fused adds while it is); each leaf's W (dL/df) and T (dL/dlog s) is added to its row as     \
+   soon as its output row's tree is done: output row by output row, within a row by leaf slot  \
+   (the ops kernel's index_add_ order). sizes: the level sizes K, K - K/2, ..., 1 (n_levels).  \
+   work: (2 sum(sizes) + 4 K) d. Returns -1, computing nothing, where `order` holds an index   \
+   outside [0, N). */                                                                          \
 int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                 \
                            const int64_t *term_of_slot, const int64_t *term_of_grad_slot,      \
                            const int64_t *sizes, int64_t n_levels, const REAL *grad,           \
                            int64_t N, int64_t B, int64_t K, int64_t d, REAL *work,             \
-                           REAL *leaf, REAL *grads) {                                          \
+                           REAL *grads) {                                                      \
     if (!rows_in_range_##SUFFIX(order, B * K, N)) return -1;                                   \
     int64_t nodes = 0;                                                                         \
     for (int64_t level = 0; level < n_levels; level++) nodes += sizes[level];                  \
     REAL *F = work, *S = work + nodes * d, *W = work + 2 * nodes * d;                          \
     REAL *T = W + K * d, *W_next = W + 2 * K * d, *T_next = W + 3 * K * d;                     \
-    int64_t half = K / 2, rest = K - K / 2, n_leaves = K * B;                                  \
-    REAL *leaf_W = leaf, *leaf_T = leaf + n_leaves * d;                                        \
+    REAL *grads_W = grads, *grads_T = grads + N * d;                                           \
+    int64_t half = K / 2, rest = K - K / 2;                                                    \
     for (int64_t i = 0; i < B; i++) {                                                          \
-        tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, F, S, 1);                       \
+        const int64_t *row = order + i * K;                                                    \
+        tree_##SUFFIX(f, s, row, term_of_slot, K, d, F, S, 1);                                 \
         memcpy(W, grad + i * d, d * sizeof(REAL));                                             \
         int have_T = 0;                                                                        \
-        int64_t offset = nodes - 1; /* level l's nodes start after those of the levels below */\
+        int64_t offset = nodes - 1; /* level l's nodes follow those of the levels below */     \
         for (int64_t level = n_levels - 2; level >= 1; level--) {                              \
             int64_t n = sizes[level], h = n / 2;                                               \
             offset -= n;                                                                       \
@@ -145,29 +151,26 @@ int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,  
             have_T = 1;                                                                        \
         }                                                                                      \
         if (!have_T) for (int64_t e = 0; e < rest * d; e++) T[e] = 0;                          \
-        /* The leaves: W of the parents and of the right children, T of the left children    \
-           and of the parents (the ops kernel's buffer layout). */                             \
+        /* The leaves into their rows, slot by slot: W of the parents (grad slots 0 ..         \
+           rest - 1) then of the right children (rest ..); T of the left children              \
+           (slots 0 .. half - 1) then of the parents (half ..). */                             \
         for (int64_t r = 0; r < rest; r++) {                                                   \
-            memcpy(leaf_W + (r * B + i) * d, W + r * d, d * sizeof(REAL));                     \
-            memcpy(leaf_T + ((half + r) * B + i) * d, T + r * d, d * sizeof(REAL));            \
+            REAL *g = grads_W + row[term_of_grad_slot[r]] * d;                                 \
+            for (int64_t j = 0; j < d; j++) g[j] += W[r * d + j];                              \
         }                                                                                      \
         for (int64_t q = 0; q < half; q++) {                                                   \
             const REAL *S_L = S + q * d, *F_R = F + (half + q) * d;                            \
-            REAL *w = leaf_W + ((rest + q) * B + i) * d, *t = leaf_T + (q * B + i) * d;        \
-            for (int64_t j = 0; j < d; j++) w[j] = W[q * d + j] * S_L[j];                      \
-            for (int64_t j = 0; j < d; j++) t[j] = FMA(w[j], F_R[j], T[q * d + j]);            \
-        }                                                                                      \
-    }                                                                                          \
-    for (int part = 0; part < 2; part++) {                                                     \
-        const int64_t *terms = part ? term_of_slot : term_of_grad_slot;                        \
-        const REAL *source = part ? leaf_T : leaf_W;                                           \
-        REAL *into = grads + part * N * d;                                                     \
-        for (int64_t x = 0; x < K; x++) {                                                      \
-            for (int64_t i = 0; i < B; i++) {                                                  \
-                REAL *g = into + order[i * K + terms[x]] * d;                                  \
-                const REAL *l = source + (x * B + i) * d;                                      \
-                for (int64_t j = 0; j < d; j++) g[j] += l[j];                                  \
+            REAL *g_W = grads_W + row[term_of_grad_slot[rest + q]] * d;                        \
+            REAL *g_T = grads_T + row[term_of_slot[q]] * d;                                    \
+            for (int64_t j = 0; j < d; j++) {                                                  \
+                REAL w = W[q * d + j] * S_L[j];                                                \
+                g_W[j] += w;                                                                   \
+                g_T[j] += FMA(w, F_R[j], T[q * d + j]);                                        \
             }                                                                                  \
+        }                                                                                      \
+        for (int64_t r = 0; r < rest; r++) {                                                   \
+            REAL *g = grads_T + row[term_of_slot[half + r]] * d;                               \
+            for (int64_t j = 0; j < d; j++) g[j] += T[r * d + j];                              \
         }                                                                                      \
     }                                                                                          \
     return 0;                                                                                  \
@@ -175,6 +178,50 @@ int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,  
 
 ECHO_KERNELS(float32, float, fmaf)
 ECHO_KERNELS(float64, double, fma)
+
+/* Echo noise's orders: row i of `order` (B, K) lists the other rows by increasing key
+   keys[i, c] (B, B), equal keys by column, as a stable sort orders them; row i itself is
+   left out. A bucket sort (bucket floor(key B), monotone in the key, each bucket's columns
+   in column order), then an insertion sort of the (key, column) pairs, which only moves them
+   within their bucket: O(B) per row for uniform keys. Returns -1 where a key is negative or
+   not a number, -2 where memory runs out. */
+int echo_orders(const float *keys, int64_t B, int64_t K, int64_t *order) {
+    uint64_t *pairs = malloc((B > 1 ? B - 1 : 1) * sizeof(uint64_t));
+    int64_t *bucket = malloc(B * sizeof(int64_t)), *start = malloc((B + 1) * sizeof(int64_t));
+    int status = pairs && bucket && start ? 0 : -2;
+    for (int64_t i = 0; i < B && status == 0; i++) {
+        const float *key = keys + i * B;
+        memset(start, 0, (B + 1) * sizeof(int64_t));
+        for (int64_t c = 0; c < B; c++) {
+            uint32_t bits;
+            memcpy(&bits, key + c, sizeof(bits));
+            if (c == i) continue;
+            if (bits > 0x7f800000u) { status = -1; break; } /* a sign bit set, or NaN */
+            int64_t b = key[c] < 1.0f ? (int64_t)(key[c] * (float)B) : B - 1;
+            bucket[c] = b < B ? b : B - 1;
+            start[bucket[c] + 1]++;
+        }
+        if (status) break;
+        for (int64_t b = 1; b <= B; b++) start[b] += start[b - 1];
+        for (int64_t c = 0; c < B; c++) {
+            uint32_t bits; /* non-negative floats order as their bit patterns */
+            memcpy(&bits, key + c, sizeof(bits));
+            if (c == i) continue;
+            pairs[start[bucket[c]]++] = ((uint64_t)bits << 32) | (uint64_t)c;
+        }
+        for (int64_t x = 1; x < B - 1; x++) {
+            uint64_t pair = pairs[x];
+            int64_t y = x;
+            for (; y > 0 && pairs[y - 1] > pair; y--) pairs[y] = pairs[y - 1];
+            pairs[y] = pair;
+        }
+        for (int64_t x = 0; x < K; x++) order[i * K + x] = (int64_t)(pairs[x] & 0xffffffffu);
+    }
+    free(pairs);
+    free(bucket);
+    free(start);
+    return status;
+}
 """
 
 #: Compiler flags: fused multiply-adds only where the source calls fma (as torch.addcmul does).
@@ -403,8 +450,10 @@ def _bind(loaded):
         forward_.argtypes = [pointer] * 4 + [size] * 4 + [pointer] * 2
         forward_.restype = ctypes.c_int
         backward_ = getattr(loaded, f"echo_backward_{suffix}")
-        backward_.argtypes = [pointer] * 6 + [size] + [pointer] + [size] * 4 + [pointer] * 3
+        backward_.argtypes = [pointer] * 6 + [size] + [pointer] + [size] * 4 + [pointer] * 2
         backward_.restype = ctypes.c_int
+    loaded.echo_orders.argtypes = [pointer, size, size, pointer]
+    loaded.echo_orders.restype = ctypes.c_int
     return loaded
 
 
@@ -440,15 +489,30 @@ def backward(loaded, f, s, order, grad, term_of_slot, term_of_grad_slot, sizes, 
     n_rows, n_terms = order.shape
     n_source, n_dims = f.shape
     work = f.new_empty((2 * n_nodes + 4 * n_terms) * n_dims)
-    leaf = f.new_empty(2 * n_terms * n_rows * n_dims)
     grads = f.new_zeros(2, n_source, n_dims)
     status = getattr(loaded, f"echo_backward_{_DTYPES[f.dtype]}")(
         f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
         term_of_grad_slot.data_ptr(), sizes.data_ptr(), len(sizes), grad.data_ptr(),
-        n_source, n_rows, n_terms, n_dims, work.data_ptr(), leaf.data_ptr(), grads.data_ptr())
+        n_source, n_rows, n_terms, n_dims, work.data_ptr(), grads.data_ptr())
     if status != 0:
         raise rows_out_of_range(order, n_source)
     return grads
+
+
+def orders(loaded, keys, n_terms):
+    """``(B, n_terms)`` int64: row ``i`` lists the other rows by increasing ``keys[i]`` (a
+    ``(B, B)`` float32 CPU tensor of non-negative keys; equal keys by column), row ``i`` itself
+    left out: the stable argsort of the keys with the diagonal pushed last, cut to
+    ``n_terms <= B - 1`` columns."""
+    keys = keys.contiguous()
+    n_rows = len(keys)
+    order = torch.empty(n_rows, n_terms, dtype=torch.int64)
+    status = loaded.echo_orders(keys.data_ptr(), n_rows, n_terms, order.data_ptr())
+    if status == -2:
+        raise MemoryError(f"no memory for the orders of {n_rows} rows")
+    if status != 0:
+        raise ValueError("the keys of Echo noise's orders must be non-negative numbers")
+    return order
 
 
 def rows_out_of_range(order, n_source):

@@ -109,6 +109,15 @@ def _echo_sum_eager(f, log_s, order, distinct):
     return _echo_tree_forward(f, log_s, order, keep=False)[0]
 
 
+def _native_orders(keys, n_terms):
+    """:func:`skecho.echo_native.orders` where the native kernel runs and takes ``keys`` (a
+    float32 CPU tensor), else None."""
+    if keys.device.type != "cpu" or keys.dtype != torch.float32:
+        return None
+    loaded = echo_native.library(_check_native)
+    return None if loaded is None else echo_native.orders(loaded, keys, n_terms)
+
+
 def _native_library(f, log_s, order):
     """The native kernel (:mod:`skecho.echo_native`) where it takes these inputs, else None."""
     if not echo_native.supports(f, log_s, order):
@@ -192,7 +201,8 @@ class _NativeEchoSum(torch.autograd.Function):
 def _check_native(loaded):
     """An empty string where the native kernel equals the ops kernel bit for bit on a few
     shapes (odd and even term counts, dimensions off the vector width, repeated rows, a bank
-    of more rows than sequences, both dtypes), forward and backward; else what differs."""
+    of more rows than sequences, both dtypes), forward and backward, and its orders equal
+    torch's stable argsort (with equal keys); else what differs."""
     generator = torch.Generator().manual_seed(0)
     for n_source, n_rows, n_terms, n_dims, dtype in [
         (9, 9, 8, 5, torch.float32), (13, 11, 13, 33, torch.float32),
@@ -212,6 +222,12 @@ def _check_native(loaded):
         grads = _native_backward(loaded, f, log_s.exp(), order, grad)
         if not all(torch.equal(got, leaf.grad) for got, leaf in zip(grads, leaves)):
             return f"the backward, {shape}"
+    for n_rows, n_terms in [(2, 1), (7, 6), (9, 4), (130, 129)]:
+        keys = torch.rand(n_rows, n_rows, generator=generator)
+        keys[:, ::3] = keys[:, :1]  # equal keys: ordered by column
+        expected = torch.argsort(keys.fill_diagonal_(2.0), dim=1, stable=True)[:, :n_terms]
+        if not torch.equal(echo_native.orders(loaded, keys, n_terms), expected):
+            return f"the orders, {n_rows} rows of {n_terms} terms"
     return ""
 
 
@@ -433,16 +449,18 @@ _LEAF_PARTS = (("grad_slot_of_term", "term_of_grad_slot"), ("slot_of_term", "ter
 
 def _leaves_to_rows_by_accumulation(leaf, order, n_source):
     """``index_add_`` of every leaf into its source row; rows may repeat within a sequence.
-    On the CPU index_add_ runs serially in a fixed order (deterministic at any thread count)
-    and reads the leaves once; on CUDA it uses atomics unless deterministic algorithms are
-    requested."""
+    The leaves are added output row by output row, within a row by leaf slot (the native
+    kernel's order, which adds a row's leaves as soon as its tree is done). On the CPU
+    index_add_ runs serially in that order (deterministic at any thread count); on CUDA it uses
+    atomics unless deterministic algorithms are requested."""
     n_rows, n_terms = order.shape
-    n_leaves = n_rows * n_terms
-    grads = leaf.new_zeros(2, n_source, leaf.shape[-1])
+    n_leaves, n_dims = n_rows * n_terms, leaf.shape[-1]
+    grads = leaf.new_zeros(2, n_source, n_dims)
     for part, (_, kind) in enumerate(_LEAF_PARTS):
         terms = _tree_index(n_terms, kind, order.device)
-        source_rows = order.t().index_select(0, terms).reshape(-1)
-        grads[part].index_add_(0, source_rows, leaf[part, :n_leaves])
+        source_rows = order.index_select(1, terms).reshape(-1)  # (B, K): row-major
+        leaves = leaf[part, :n_leaves].view(n_terms, n_rows, n_dims).transpose(0, 1)
+        grads[part].index_add_(0, source_rows, leaves.reshape(n_leaves, n_dims))
     return grads
 
 

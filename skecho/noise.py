@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import brentq
 
-from .echo_sum import _echo_sum, echo_kernel, echo_sum  # noqa: F401 (public here too)
+from .echo_sum import _echo_sum, _native_orders
+from .echo_sum import echo_kernel, echo_sum  # noqa: F401 (public here too)
 
 __all__ = [
     "echo_clip_factor",
@@ -229,6 +230,9 @@ def _other_rows_order(n_rows, n_terms, replacement, generator, device):
     # permutation of the other rows, row i itself in the final place. Ties (keys are multiples
     # of 2**-24) go to the lower index, as a stable sort orders them, on every device.
     keys = torch.rand(n_rows, n_rows, generator=generator, device=device)
+    order = _native_orders(keys, n_terms)  # the same sort in C, where the native kernel runs
+    if order is not None:
+        return order
     keys.fill_diagonal_(2.0)
     if keys.device.type != "cpu":
         return torch.argsort(keys, dim=1, stable=True)[:, :n_terms]

@@ -325,3 +325,56 @@ def test_a_check_that_raises_counts_as_a_failed_check(fresh, monkeypatch):
     monkeypatch.setattr(kernel, "_check_native", broken)
     with pytest.warns(RuntimeWarning, match="the check failed: ValueError: boom"):
         assert echo_kernel()[0] == "torch"
+
+
+# ---------------------------------------------------------------------------- the orders
+@needs_native
+@pytest.mark.parametrize("n_rows, n_terms", [(2, 1), (3, 2), (5, 2), (64, 63), (100, 99),
+                                             (257, 256), (300, 17)])
+def test_the_native_orders_are_the_stable_argsort_of_the_keys(n_rows, n_terms):
+    gen = torch.Generator().manual_seed(n_rows)
+    keys = torch.rand(n_rows, n_rows, generator=gen)
+    keys[:, 1::4] = keys[:, :1]  # equal keys go by column, as in a stable sort
+    keys[::7, ::5] = 0.0
+    loaded = echo_native.library(kernel._check_native)
+    order = echo_native.orders(loaded, keys, n_terms)
+    # the second method: torch's stable sort of the keys with each row's own key pushed last
+    pushed = keys.clone().fill_diagonal_(2.0)
+    assert torch.equal(order, torch.argsort(pushed, dim=1, stable=True)[:, :n_terms])
+    rows = torch.arange(n_rows).unsqueeze(1)
+    assert not (order == rows).any()
+    assert all(len(set(row.tolist())) == n_terms for row in order)
+
+
+@needs_native
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_rows, n_terms", [(2, 1), (10, 9), (100, 99), (100, 20)])
+def test_echo_noise_draws_the_same_orders_with_either_kernel(n_rows, n_terms, seed):
+    native = _other_rows_order(n_rows, n_terms, False, torch.Generator().manual_seed(seed), "cpu")
+    with kernel._ops_kernel():  # numpy's sort of the same keys
+        ops = _other_rows_order(n_rows, n_terms, False, torch.Generator().manual_seed(seed),
+                                "cpu")
+    assert native.dtype == ops.dtype == torch.int64
+    assert torch.equal(native, ops)
+
+
+@needs_native
+@pytest.mark.parametrize("bad", [-0.5, -0.0, float("nan")])
+def test_the_native_orders_refuse_keys_a_sort_of_bit_patterns_would_misorder(bad):
+    keys = torch.rand(4, 4)
+    keys[2, 1] = bad
+    with pytest.raises(ValueError, match="non-negative numbers"):
+        echo_native.orders(echo_native.library(kernel._check_native), keys, 3)
+
+
+def test_float64_keys_take_numpys_sort():
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        order = _other_rows_order(6, 5, False, torch.Generator().manual_seed(0), "cpu")
+        keys = torch.rand(6, 6, generator=torch.Generator().manual_seed(0))
+    finally:
+        torch.set_default_dtype(dtype)
+    assert keys.dtype == torch.float64
+    expected = torch.argsort(keys.fill_diagonal_(2.0), dim=1, stable=True)[:, :5]
+    assert torch.equal(order, expected)
