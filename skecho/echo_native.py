@@ -504,6 +504,11 @@ def orders(loaded, keys, n_terms):
     ``(B, B)`` float32 CPU tensor of non-negative keys; equal keys by column), row ``i`` itself
     left out: the stable argsort of the keys with the diagonal pushed last, cut to
     ``n_terms <= B - 1`` columns."""
+    if (keys.dim() != 2 or keys.shape[0] != keys.shape[1] or keys.dtype != torch.float32
+            or keys.device.type != "cpu" or not 0 <= n_terms < max(len(keys), 1)):
+        raise ValueError(f"orders take (B, B) float32 CPU keys and n_terms in [0, B - 1], got "
+                         f"{keys.dtype} keys of shape {tuple(keys.shape)} on {keys.device} "
+                         f"and n_terms={n_terms}")
     keys = keys.contiguous()
     n_rows = len(keys)
     order = torch.empty(n_rows, n_terms, dtype=torch.int64)

@@ -378,3 +378,11 @@ def test_float64_keys_take_numpys_sort():
     assert keys.dtype == torch.float64
     expected = torch.argsort(keys.fill_diagonal_(2.0), dim=1, stable=True)[:, :5]
     assert torch.equal(order, expected)
+
+
+@needs_native
+@pytest.mark.parametrize("keys, n_terms", [(torch.rand(4, 5), 3), (torch.rand(4, 4), 4),
+                                           (torch.rand(4, 4).double(), 3), (torch.rand(4), 1)])
+def test_the_native_orders_refuse_what_they_would_read_past(keys, n_terms):
+    with pytest.raises(ValueError, match="orders take"):
+        echo_native.orders(echo_native.library(kernel._check_native), keys, n_terms)
