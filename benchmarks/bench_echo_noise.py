@@ -12,6 +12,9 @@ them, each printing the median and the fastest (least disturbed on a shared mach
   the inputs are not counted.
 - ``alternatives`` (``--alternatives``): other formulations measured against the same inputs,
   e.g. the per-dimension ``(B, B, d)`` weight matrix with a batched matrix-vector product.
+- ``in-step`` (``--parts in-step``): wall milliseconds per training step of the Echo noise's
+  parts inside an Echo fit of the MLP below (the random orders, the native kernel's forward
+  and backward, the whole ``echo_noise`` call), each function timed where it is called.
 - ``epoch``: per-epoch seconds (``history_["time"]``, the training epoch itself) of BetaVAE,
   EchoAutoencoder, EchoAutoencoder with the ops kernel ("Echo, ops"), with the pre-change
   noise ("Echo before") and EchoAutoencoder with Gaussian
@@ -43,7 +46,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import skecho.channels
+import skecho.echo_native
 import skecho.echo_sum
+import skecho.noise
 import skecho.training
 from skecho import BetaVAE, EchoAutoencoder
 from skecho.echo_sum import _echo_sum_gather
@@ -268,10 +273,65 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
               f"{share / steps * 1e3:.3f} ms per step of {echo / steps * 1e3:.2f} ms")
 
 
+@contextlib.contextmanager
+def timed(spent, calls, targets):
+    """Accumulate the seconds (``spent``) and calls (``calls``) of each ``(module, name)`` in
+    ``targets`` while the block runs; the functions are restored after."""
+    saved = [(module, name, getattr(module, name)) for module, name in targets]
+
+    def wrap(key, fn):
+        def timed_call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+                calls[key] = calls.get(key, 0) + 1
+        return timed_call
+
+    try:
+        for module, name, fn in saved:
+            setattr(module, name, wrap(name, fn))
+        yield
+    finally:
+        for module, name, fn in saved:
+            setattr(module, name, fn)
+
+
+def bench_in_step(n_mlp, epochs=3):
+    """Wall time of the Echo noise's parts inside a fit (the MLP of ``bench_epoch``): the random
+    orders, the native kernel's forward and backward, and the whole ``echo_noise`` call (orders,
+    forward and the autograd plumbing around them), per training step."""
+    print("\n== the Echo noise inside a training step, MLP 784-512-512, latent 32, batch 100 ==")
+    if skecho.echo_sum.echo_kernel()[0] != "native":
+        print("  skipped: the native kernel does not run here "
+              f"({skecho.echo_sum.echo_kernel()[1]})")
+        return
+    model = EchoAutoencoder(n_components=32, batch_size=100, learning_rate=3e-4,
+                            lr_schedule="constant", random_state=0, architecture="mlp",
+                            hidden_sizes=(512, 512))
+    X = binary_rows(n_mlp, 784)
+    model.partial_fit(X[:300])  # warm-up
+    spent, calls = {}, {}
+    targets = [(skecho.noise, "_other_rows_order"), (skecho.echo_native, "forward"),
+               (skecho.echo_native, "backward"), (skecho.channels, "echo_noise")]
+    with timed(spent, calls, targets):
+        for _ in range(epochs):
+            model.partial_fit(X)
+    steps = calls["echo_noise"]
+    step = statistics.median(model.history_["time"][-epochs:]) / -(-len(X) // 100)
+    labels = {"_other_rows_order": "random orders", "forward": "native forward",
+              "backward": "native backward",
+              "echo_noise": "echo_noise (orders, forward, autograd)"}
+    for key, label in labels.items():
+        print(f"  {label:40s} {spent[key] / steps * 1e3:6.3f} ms per step")
+    print(f"  (a training step: {step * 1e3:.2f} ms; {steps} steps timed)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["noise", "epoch"],
-                        choices=("noise", "epoch"))
+                        choices=("noise", "epoch", "in-step"))
     parser.add_argument("--batches", nargs="+", type=int, default=[100, 512, 1024])
     parser.add_argument("--alternatives", action="store_true",
                         help="also time the other formulations of the Echo sum")
@@ -290,6 +350,8 @@ def main(argv=None):
         bench_noise(args.batches, args.rounds, args.alternatives, clock)
     if "epoch" in args.parts:
         bench_epoch(args.n_mlp, args.n_conv, args.rounds, clock)
+    if "in-step" in args.parts:
+        bench_in_step(args.n_mlp)
 
 
 if __name__ == "__main__":
