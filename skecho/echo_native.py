@@ -13,7 +13,7 @@ random keys of :func:`skecho.noise.echo_noise`'s orders (a bucket sort per row, 
 stable argsort gives, in one call instead of a dozen array operations).
 
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``, ``gcc`` or
-``clang``) the first time an Echo sum runs on the CPU, in well under a second, into
+``clang``) the first time Echo noise runs on the CPU, in well under a second, into
 ``$SKECHO_CACHE_DIR`` (default ``$XDG_CACHE_HOME/skecho``, else ``~/.cache/skecho``): one file
 per source, flags, compiler and CPU, written whole or not at all; later processes load it. The
 directory must be this user's alone (made so when created; one that others may write is
@@ -29,6 +29,7 @@ index tables and the check that the built kernel must pass.
 import contextlib
 import ctypes
 import hashlib
+import operator
 import os
 import platform
 import shlex
@@ -183,11 +184,13 @@ ECHO_KERNELS(float64, double, fma)
    keys[i, c] (B, B), equal keys by column, as a stable sort orders them; row i itself is
    left out. A bucket sort (bucket floor(key B), monotone in the key, each bucket's columns
    in column order), then an insertion sort of the (key, column) pairs, which only moves them
-   within their bucket: O(B) per row for uniform keys. Returns -1 where a key is negative or
-   not a number, -2 where memory runs out. */
+   within their bucket: O(B) per row for uniform keys (as torch.rand draws them), O(B^2) for
+   keys crowded into one bucket. Returns -1 where a key has its sign bit set (a negative
+   number or -0.0) or is not a number, -2 where memory runs out. */
 int echo_orders(const float *keys, int64_t B, int64_t K, int64_t *order) {
     uint64_t *pairs = malloc((B > 1 ? B - 1 : 1) * sizeof(uint64_t));
-    int64_t *bucket = malloc(B * sizeof(int64_t)), *start = malloc((B + 1) * sizeof(int64_t));
+    int64_t *bucket = malloc((B > 1 ? B : 1) * sizeof(int64_t));
+    int64_t *start = malloc((B + 1) * sizeof(int64_t));
     int status = pairs && bucket && start ? 0 : -2;
     for (int64_t i = 0; i < B && status == 0; i++) {
         const float *key = keys + i * B;
@@ -503,7 +506,9 @@ def orders(loaded, keys, n_terms):
     """``(B, n_terms)`` int64: row ``i`` lists the other rows by increasing ``keys[i]`` (a
     ``(B, B)`` float32 CPU tensor of non-negative keys; equal keys by column), row ``i`` itself
     left out: the stable argsort of the keys with the diagonal pushed last, cut to
-    ``n_terms <= B - 1`` columns."""
+    ``n_terms <= B - 1`` columns. A bucket sort: linear in ``B`` per row for uniform keys
+    (those of ``torch.rand``), quadratic for keys crowded into a ``1 / B`` interval."""
+    n_terms = operator.index(n_terms)
     if (keys.dim() != 2 or keys.shape[0] != keys.shape[1] or keys.dtype != torch.float32
             or keys.device.type != "cpu" or not 0 <= n_terms < max(len(keys), 1)):
         raise ValueError(f"orders take (B, B) float32 CPU keys and n_terms in [0, B - 1], got "
@@ -516,7 +521,8 @@ def orders(loaded, keys, n_terms):
     if status == -2:
         raise MemoryError(f"no memory for the orders of {n_rows} rows")
     if status != 0:
-        raise ValueError("the keys of Echo noise's orders must be non-negative numbers")
+        raise ValueError("the keys of Echo noise's orders must be non-negative numbers (not "
+                         "negative, -0.0 or NaN)")
     return order
 
 

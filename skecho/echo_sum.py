@@ -128,11 +128,13 @@ def _native_library(f, log_s, order):
 def echo_kernel():
     """Which kernel computes the Echo sum on the CPU, ``"native"`` or ``"torch"``, and why.
 
-    The native kernel (:mod:`skecho.echo_native`: the pairwise tree in C, one row at a time)
-    is compiled on first use where a C compiler is found, and used only where it reproduces
-    the PyTorch-ops kernel bit for bit (checked once per process on a few shapes, forward and
-    backward); elsewhere, and off the CPU, the ops kernel runs. Both give the same numbers; the
-    native one is faster and keeps only the inputs for backward
+    The native kernel (:mod:`skecho.echo_native`: the pairwise tree in C, one row at a time,
+    and the sort of :func:`skecho.noise.echo_noise`'s random orders) is compiled on first use
+    where a C compiler is found, and used only where it reproduces the PyTorch-ops kernel bit
+    for bit (checked once per process on a few shapes, forward and backward, and its orders
+    against torch's stable argsort; a failed check leaves both to the PyTorch path);
+    elsewhere, and off the CPU, the ops kernel runs (and numpy or torch sorts the orders).
+    Both give the same numbers; the native one is faster and keeps only the inputs for backward
     (``benchmarks/bench_echo_noise.py``). ``SKECHO_NATIVE_KERNEL=0`` in the environment keeps
     the ops kernel; ``SKECHO_NATIVE_KERNEL=1`` makes a failed build an error. Calling this
     builds or loads the native kernel if that has not happened yet.
@@ -450,18 +452,23 @@ _LEAF_PARTS = (("grad_slot_of_term", "term_of_grad_slot"), ("slot_of_term", "ter
 
 def _leaves_to_rows_by_accumulation(leaf, order, n_source):
     """``index_add_`` of every leaf into its source row; rows may repeat within a sequence.
-    The leaves are added output row by output row, within a row by leaf slot (the native
-    kernel's order, which adds a row's leaves as soon as its tree is done). On the CPU
-    index_add_ runs serially in that order (deterministic at any thread count); on CUDA it uses
-    atomics unless deterministic algorithms are requested."""
+    On the CPU the leaves are added output row by output row, within a row by leaf slot (the
+    native kernel's order, which adds a row's leaves as soon as its tree is done; the leaves
+    are copied into that order first), and index_add_ runs serially in that order
+    (deterministic at any thread count); on CUDA it uses atomics unless deterministic
+    algorithms are requested, so the leaves are taken as they lie, slot by slot."""
     n_rows, n_terms = order.shape
     n_leaves, n_dims = n_rows * n_terms, leaf.shape[-1]
     grads = leaf.new_zeros(2, n_source, n_dims)
     for part, (_, kind) in enumerate(_LEAF_PARTS):
         terms = _tree_index(n_terms, kind, order.device)
-        source_rows = order.index_select(1, terms).reshape(-1)  # (B, K): row-major
-        leaves = leaf[part, :n_leaves].view(n_terms, n_rows, n_dims).transpose(0, 1)
-        grads[part].index_add_(0, source_rows, leaves.reshape(n_leaves, n_dims))
+        leaves = leaf[part, :n_leaves]
+        if order.device.type == "cpu":  # the native kernel's order: a copy of the leaves
+            source_rows = order.index_select(1, terms).reshape(-1)  # (B, K): row-major
+            leaves = leaves.view(n_terms, n_rows, n_dims).transpose(0, 1).reshape(-1, n_dims)
+        else:  # atomics: no order to keep, so no copy
+            source_rows = order.t().index_select(0, terms).reshape(-1)
+        grads[part].index_add_(0, source_rows, leaves)
     return grads
 
 

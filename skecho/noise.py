@@ -218,7 +218,7 @@ def echo_noise(f, s=None, *, log_s=None, d_max=None, replacement=False, generato
     return _echo_sum(f, log_s, order, distinct=not replacement)
 
 
-@torch.compiler.disable  # numpy sorts the keys: torch.compile leaves it eager
+@torch.compiler.disable  # C (or numpy) sorts the keys: torch.compile leaves it eager
 def _other_rows_order(n_rows, n_terms, replacement, generator, device):
     """Indices (B, K): row i lists K of the other rows, in an independent random order."""
     if replacement:

@@ -368,6 +368,7 @@ def test_the_native_orders_refuse_keys_a_sort_of_bit_patterns_would_misorder(bad
 
 
 def test_float64_keys_take_numpys_sort():
+    assert kernel._native_orders(torch.rand(4, 4, dtype=torch.float64), 3) is None
     dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
