@@ -229,23 +229,26 @@ def binary_rows(n, n_features, seed=0):
     return (rng.random((n, n_features)) < 0.13).astype(np.float32)
 
 
+#: The estimators' settings of the per-epoch and in-step parts, and the MLP's network.
+COMMON = dict(n_components=32, batch_size=100, learning_rate=3e-4, lr_schedule="constant",
+              random_state=0)
+MLP = dict(architecture="mlp", hidden_sizes=(512, 512))
+
+
 def bench_epoch(n_mlp, n_conv, rounds, clock):
     print("\n== per-epoch seconds, latent 32, batch 100, one epoch per partial_fit ==")
-    common = dict(n_components=32, batch_size=100, learning_rate=3e-4, lr_schedule="constant",
-                  random_state=0)
     setups = {
-        "MLP 784-512-512": (binary_rows(n_mlp, 784),
-                            dict(architecture="mlp", hidden_sizes=(512, 512)), 1.05),
+        "MLP 784-512-512": (binary_rows(n_mlp, 784), MLP, 1.05),
         "conv 28x28": (binary_rows(n_conv, 784).reshape(n_conv, 28, 28),
                        dict(architecture="auto"), 1.02),
     }
     for title, (X, extra, target) in setups.items():
         models = {
-            "VAE": (BetaVAE(**common, **extra), echo_noise),
-            "Echo": (EchoAutoencoder(**common, **extra), echo_noise),
-            "Echo, ops": (EchoAutoencoder(**common, **extra), noise_ops_kernel),
-            "Echo before": (EchoAutoencoder(**common, **extra), noise_before),
-            "Echo, no sum": (EchoAutoencoder(**common, **extra), noise_stand_in),
+            "VAE": (BetaVAE(**COMMON, **extra), echo_noise),
+            "Echo": (EchoAutoencoder(**COMMON, **extra), echo_noise),
+            "Echo, ops": (EchoAutoencoder(**COMMON, **extra), noise_ops_kernel),
+            "Echo before": (EchoAutoencoder(**COMMON, **extra), noise_before),
+            "Echo, no sum": (EchoAutoencoder(**COMMON, **extra), noise_stand_in),
         }
         with noise_swapped() as swap:
             for model, noise in models.values():  # warm-up epoch
@@ -266,7 +269,7 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
                   + (f"  (target <= {target})" if name == "Echo" else ""))
         pairs = [e / v for e, v in zip(times["Echo"], times["VAE"])]
         print(f"  Echo / VAE per round: {', '.join(f'{r:.3f}' for r in pairs)}")
-        steps = -(-len(X) // common["batch_size"])
+        steps = -(-len(X) // COMMON["batch_size"])
         echo = statistics.median(times["Echo"])
         share = echo - statistics.median(times["Echo, no sum"])
         print(f"  the Echo sum in the training step (Echo - Echo, no sum): "
@@ -303,13 +306,11 @@ def bench_in_step(n_mlp, epochs=3):
     orders, the native kernel's forward and backward, and the whole ``echo_noise`` call (orders,
     forward and the autograd plumbing around them), per training step."""
     print("\n== the Echo noise inside a training step, MLP 784-512-512, latent 32, batch 100 ==")
-    if skecho.echo_sum.echo_kernel()[0] != "native":
-        print("  skipped: the native kernel does not run here "
-              f"({skecho.echo_sum.echo_kernel()[1]})")
+    kernel, why = skecho.echo_sum.echo_kernel()
+    if kernel != "native":
+        print(f"  skipped: the native kernel does not run here ({why})")
         return
-    model = EchoAutoencoder(n_components=32, batch_size=100, learning_rate=3e-4,
-                            lr_schedule="constant", random_state=0, architecture="mlp",
-                            hidden_sizes=(512, 512))
+    model = EchoAutoencoder(**COMMON, **MLP)
     X = binary_rows(n_mlp, 784)
     model.partial_fit(X[:300])  # warm-up
     spent, calls = {}, {}
@@ -319,7 +320,7 @@ def bench_in_step(n_mlp, epochs=3):
         for _ in range(epochs):
             model.partial_fit(X)
     steps = calls["echo_noise"]
-    step = statistics.median(model.history_["time"][-epochs:]) / -(-len(X) // 100)
+    step = statistics.median(model.history_["time"][-epochs:]) / -(-len(X) // COMMON["batch_size"])
     labels = {"_other_rows_order": "random orders", "forward": "native forward",
               "backward": "native backward",
               "echo_noise": "echo_noise (orders, forward, autograd)"}

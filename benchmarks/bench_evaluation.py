@@ -70,8 +70,12 @@ def score_cost(X, rounds):
         print(f"| {name} | {s:.2f} | {e:.2f} | {s / e:.2f} |")
 
 
+def _digits():
+    return (load_digits().data / 16.0).astype(np.float32)
+
+
 def grid_search_share():
-    X = (load_digits().data / 16.0).astype(np.float32)
+    X = _digits()
     search = GridSearchCV(_TimedEcho(n_components=8, max_epochs=20, random_state=0),
                           {"beta": [0.5, 1.0, 2.0, 4.0]}, cv=5)
     _TimedEcho.seconds = 0.0
@@ -90,7 +94,7 @@ def score_spread(n_seeds=10):
     """How much ``score`` moves with the evaluation seed: a BetaVAE and an EchoAutoencoder
     (digits, 8 latents, 20 epochs, seed 0) scored on the digits with ``eval_seed_`` and the
     ``n_seeds - 1`` seeds after it; the sample standard deviation of the scores."""
-    X = (load_digits().data / 16.0).astype(np.float32)
+    X = _digits()
     print(f"\n## spread of score over {n_seeds} evaluation seeds (digits, 8 latents, 20 epochs)\n")
     for cls in (BetaVAE, EchoAutoencoder):
         model = cls(n_components=8, max_epochs=20, random_state=0).fit(X)
