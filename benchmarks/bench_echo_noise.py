@@ -13,8 +13,8 @@ them, each printing the median and the fastest (least disturbed on a shared mach
 - ``alternatives`` (``--alternatives``): other formulations measured against the same inputs,
   e.g. the per-dimension ``(B, B, d)`` weight matrix with a batched matrix-vector product.
 - ``in-step`` (``--parts in-step``): wall milliseconds per training step of the Echo noise's
-  parts inside an Echo fit of the MLP below (the random orders, the native kernel's forward
-  and backward, the whole ``echo_noise`` call), each function timed where it is called.
+  parts inside an Echo fit of the MLP below (the random keys, the native kernel's one pass of
+  orders and sums, its backward, the whole ``echo_noise`` call), each timed where it is called.
 - ``epoch``: per-epoch seconds (``history_["time"]``, the training epoch itself) of BetaVAE,
   EchoAutoencoder, EchoAutoencoder with the ops kernel ("Echo, ops"), with the pre-change
   noise ("Echo before") and EchoAutoencoder with Gaussian
@@ -303,8 +303,9 @@ def timed(spent, calls, targets):
 
 def bench_in_step(n_mlp, epochs=3):
     """Wall time of the Echo noise's parts inside a fit (the MLP of ``bench_epoch``): the random
-    orders, the native kernel's forward and backward, and the whole ``echo_noise`` call (orders,
-    forward and the autograd plumbing around them), per training step."""
+    keys (``torch.rand``), the native kernel's one pass (the orders and their sums), its
+    backward, and the whole ``echo_noise`` call (keys, the pass and the autograd plumbing
+    around them), per training step."""
     print("\n== the Echo noise inside a training step, MLP 784-512-512, latent 32, batch 100 ==")
     kernel, why = skecho.echo_sum.echo_kernel()
     if kernel != "native":
@@ -314,18 +315,18 @@ def bench_in_step(n_mlp, epochs=3):
     X = binary_rows(n_mlp, 784)
     model.partial_fit(X[:300])  # warm-up
     spent, calls = {}, {}
-    targets = [(skecho.noise, "_other_rows_order"), (skecho.echo_native, "forward"),
+    targets = [(skecho.echo_sum.torch, "rand"), (skecho.echo_native, "noise"),
                (skecho.echo_native, "backward"), (skecho.channels, "echo_noise")]
     with timed(spent, calls, targets):
         for _ in range(epochs):
             model.partial_fit(X)
     steps = calls["echo_noise"]
     step = statistics.median(model.history_["time"][-epochs:]) / -(-len(X) // COMMON["batch_size"])
-    labels = {"_other_rows_order": "random orders", "forward": "native forward",
+    labels = {"rand": "random keys (torch.rand)", "noise": "native orders and sums",
               "backward": "native backward",
-              "echo_noise": "echo_noise (orders, forward, autograd)"}
+              "echo_noise": "echo_noise (keys, orders, sums, autograd)"}
     for key, label in labels.items():
-        print(f"  {label:40s} {spent[key] / steps * 1e3:6.3f} ms per step")
+        print(f"  {label:42s} {spent[key] / steps * 1e3:6.3f} ms per step")
     print(f"  (a training step: {step * 1e3:.2f} ms; {steps} steps timed)")
 
 

@@ -8,9 +8,10 @@ the same operands (a fused multiply-add where the ops kernel calls ``torch.addcm
 where it calls ``torch.mul``) and the rows' gradients summed in the order of the ops kernel's
 ``index_add_`` (output row by output row, as each row's tree is done, so that no buffer of all
 the leaves is needed), so that its results are bitwise those of the ops kernel. It saves
-nothing for backward but the inputs (the tree is recomputed row by row). It also sorts the
-random keys of :func:`skecho.noise.echo_noise`'s orders (a bucket sort per row, the order a
-stable argsort gives, in one call instead of a dozen array operations).
+nothing for backward but the inputs (the tree is recomputed row by row) and reads the leaves
+where they lie. It also sorts the random keys of :func:`skecho.noise.echo_noise`'s orders (a
+bucket sort per row, the order a stable argsort gives), and for a batch's own noise sorts each
+row's keys and sums that row's tree in one pass (:func:`noise`), while the row is in the cache.
 
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``, ``gcc`` or
 ``clang``) the first time Echo noise runs on the CPU, in well under a second, into
@@ -51,11 +52,51 @@ _SOURCE = r"""
 #include <stdlib.h>
 #include <string.h>
 
+/* One row of Echo noise's orders: `out` (K entries) lists the other rows by increasing key
+   key[c] (B of them, row i's own left out), equal keys by column, as a stable sort orders
+   them. A bucket sort (bucket floor(key B), monotone in the key, each bucket's columns in
+   column order), then an insertion sort of the (key, column) pairs, which only moves them
+   within their bucket: O(B) for uniform keys (as torch.rand draws them), O(B^2) for keys
+   crowded into one bucket. buffer: 3 B + 1 entries. Returns -1 where a key has its sign bit
+   set (a negative number or -0.0) or is not a number. */
+static int sort_row(const float *key, int64_t i, int64_t B, int64_t K, int64_t *buffer,
+                    int64_t *out) {
+    uint64_t *pairs = (uint64_t *)buffer; /* B - 1 used */
+    int64_t *bucket = buffer + B, *start = buffer + 2 * B;
+    memset(start, 0, (B + 1) * sizeof(int64_t));
+    for (int64_t c = 0; c < B; c++) {
+        uint32_t bits;
+        memcpy(&bits, key + c, sizeof(bits));
+        if (c == i) continue;
+        if (bits > 0x7f800000u) return -1; /* a sign bit set, or NaN */
+        int64_t b = key[c] < 1.0f ? (int64_t)(key[c] * (float)B) : B - 1;
+        bucket[c] = b < B ? b : B - 1;
+        start[bucket[c] + 1]++;
+    }
+    for (int64_t b = 1; b <= B; b++) start[b] += start[b - 1];
+    for (int64_t c = 0; c < B; c++) {
+        uint32_t bits; /* non-negative floats order as their bit patterns */
+        memcpy(&bits, key + c, sizeof(bits));
+        if (c == i) continue;
+        pairs[start[bucket[c]]++] = ((uint64_t)bits << 32) | (uint64_t)c;
+    }
+    for (int64_t x = 1; x < B - 1; x++) {
+        uint64_t pair = pairs[x];
+        int64_t y = x;
+        for (; y > 0 && pairs[y - 1] > pair; y--) pairs[y] = pairs[y - 1];
+        pairs[y] = pair;
+    }
+    for (int64_t x = 0; x < K; x++) out[x] = (int64_t)(pairs[x] & 0xffffffffu);
+    return 0;
+}
+
 /* The pairwise tree of one output row (see skecho/echo_sum.py): leaf slot x holds the term at
    sequence position term_of_slot[x]; one level maps n nodes to n - n/2, node q < n/2 taking
    F = fma(S[q], F[n/2 + q], F[q]) and S = S[q] * S[n/2 + q], an odd last node carried up.
-   With `levels`, every level's nodes are kept, level after level (2 K - 1 nodes at most: the
-   backward's S_L and F_R); without, the levels overwrite the leaves. Returns the root's F. */
+   The leaves are read where they lie (slot x: row row[term_of_slot[x]] of f and s), level 1
+   goes to F and S; with `levels`, every later level follows the one below (K - 1 nodes at
+   most: the backward's S_L and F_R); without, each overwrites the one below. Returns the
+   root's F (a row of f where K = 1). */
 #define ECHO_KERNELS(SUFFIX, REAL, FMA)                                                        \
 static int rows_in_range_##SUFFIX(const int64_t *order, int64_t n, int64_t N) {                \
     for (int64_t e = 0; e < n; e++)                                                            \
@@ -63,15 +104,26 @@ static int rows_in_range_##SUFFIX(const int64_t *order, int64_t n, int64_t N) { 
     return 1;                                                                                  \
 }                                                                                              \
                                                                                                \
-static REAL *tree_##SUFFIX(const REAL *f, const REAL *s, const int64_t *row,                   \
-                           const int64_t *term_of_slot, int64_t K, int64_t d, REAL *F,         \
-                           REAL *S, int levels) {                                              \
-    for (int64_t x = 0; x < K; x++) {                                                          \
-        int64_t m = row[term_of_slot[x]];                                                      \
-        memcpy(F + x * d, f + m * d, d * sizeof(REAL));                                        \
-        memcpy(S + x * d, s + m * d, d * sizeof(REAL));                                        \
+static const REAL *tree_##SUFFIX(const REAL *f, const REAL *s, const int64_t *row,             \
+                                 const int64_t *term_of_slot, int64_t K, int64_t d, REAL *F,   \
+                                 REAL *S, int levels) {                                        \
+    if (K == 1) return f + row[term_of_slot[0]] * d;                                           \
+    int64_t pairs = K / 2, up = K - K / 2;                                                     \
+    for (int64_t q = 0; q < pairs; q++) { /* level 1 */                                        \
+        const REAL *restrict f_L = f + row[term_of_slot[q]] * d;                               \
+        const REAL *restrict s_L = s + row[term_of_slot[q]] * d;                               \
+        const REAL *restrict f_R = f + row[term_of_slot[pairs + q]] * d;                       \
+        const REAL *restrict s_R = s + row[term_of_slot[pairs + q]] * d;                       \
+        REAL *restrict F_q = F + q * d, *restrict S_q = S + q * d;                             \
+        for (int64_t j = 0; j < d; j++) F_q[j] = FMA(s_L[j], f_R[j], f_L[j]);                  \
+        if (up > 1) /* the root's S is never needed */                                         \
+            for (int64_t j = 0; j < d; j++) S_q[j] = s_L[j] * s_R[j];                          \
     }                                                                                          \
-    for (int64_t n = K; n > 1; n -= n / 2) {                                                   \
+    if (K % 2) {                                                                               \
+        memcpy(F + pairs * d, f + row[term_of_slot[2 * pairs]] * d, d * sizeof(REAL));         \
+        memcpy(S + pairs * d, s + row[term_of_slot[2 * pairs]] * d, d * sizeof(REAL));         \
+    }                                                                                          \
+    for (int64_t n = up; n > 1; n -= n / 2) {                                                  \
         int64_t h = n / 2, rest = n - n / 2;                                                   \
         REAL *F_up = levels ? F + n * d : F, *S_up = levels ? S + n * d : S;                   \
         for (int64_t e = 0; e < h * d; e++) F_up[e] = FMA(S[e], F[h * d + e], F[e]);           \
@@ -95,20 +147,20 @@ int echo_forward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,   
                           int64_t d, REAL *work, REAL *eps) {                                  \
     if (!rows_in_range_##SUFFIX(order, B * K, N)) return -1;                                   \
     for (int64_t i = 0; i < B; i++) {                                                          \
-        REAL *root = tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, work,              \
-                                   work + K * d, 0);                                           \
+        const REAL *root = tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, work,        \
+                                         work + K * d, 0);                                     \
         memcpy(eps + i * d, root, d * sizeof(REAL));                                           \
     }                                                                                          \
     return 0;                                                                                  \
 }                                                                                              \
                                                                                                \
 /* dL/df and dL/dlog s (grads: 2 N d, zeroed) from dL/deps (grad: B d). From the root down,    \
-   W_L = W, W_R = W S_L, T_R = T, T_L = T + W_R F_R (T = 0 at the root, products rather than   \
-   fused adds while it is); each leaf's W (dL/df) and T (dL/dlog s) is added to its row as     \
-   soon as its output row's tree is done: output row by output row, within a row by leaf slot  \
-   (the ops kernel's index_add_ order). sizes: the level sizes K, K - K/2, ..., 1 (n_levels).  \
-   work: (2 sum(sizes) + 4 K) d. Returns -1, computing nothing, where `order` holds an index   \
-   outside [0, N). */                                                                          \
+   in place, W_L = W, W_R = W S_L, T_R = T, T_L = T + W_R F_R (T = 0 at the root, products     \
+   rather than fused adds while it is); each leaf's W (dL/df) and T (dL/dlog s) is added to    \
+   its row as soon as its output row's tree is done: output row by output row, within a row    \
+   by leaf slot (the ops kernel's index_add_ order). sizes: the level sizes K, K - K/2, ...,   \
+   1 (n_levels). work: 2 sum(sizes) d. Returns -1, computing nothing, where `order` holds an   \
+   index outside [0, N). */                                                                    \
 int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,                 \
                            const int64_t *term_of_slot, const int64_t *term_of_grad_slot,      \
                            const int64_t *sizes, int64_t n_levels, const REAL *grad,           \
@@ -117,8 +169,8 @@ int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,  
     if (!rows_in_range_##SUFFIX(order, B * K, N)) return -1;                                   \
     int64_t nodes = 0;                                                                         \
     for (int64_t level = 0; level < n_levels; level++) nodes += sizes[level];                  \
-    REAL *F = work, *S = work + nodes * d, *W = work + 2 * nodes * d;                          \
-    REAL *T = W + K * d, *W_next = W + 2 * K * d, *T_next = W + 3 * K * d;                     \
+    nodes -= K; /* the leaves are read where they lie */                                       \
+    REAL *F = work, *S = work + nodes * d, *W = work + 2 * nodes * d, *T = W + K * d;          \
     REAL *grads_W = grads, *grads_T = grads + N * d;                                           \
     int64_t half = K / 2, rest = K - K / 2;                                                    \
     for (int64_t i = 0; i < B; i++) {                                                          \
@@ -128,27 +180,27 @@ int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,  
         int have_T = 0;                                                                        \
         int64_t offset = nodes - 1; /* level l's nodes follow those of the levels below */     \
         for (int64_t level = n_levels - 2; level >= 1; level--) {                              \
+            /* In place: the n children of the rest parents; the odd last child first, as      \
+               right child h + q overwrites parent h + q (q = 0: the odd one's parent). */     \
             int64_t n = sizes[level], h = n / 2;                                               \
             offset -= n;                                                                       \
             const REAL *S_L = S + offset * d, *F_R = F + (offset + h) * d;                     \
-            REAL *swap;                                                                        \
-            memcpy(W_next, W, h * d * sizeof(REAL));                                           \
-            for (int64_t e = 0; e < h * d; e++) W_next[h * d + e] = W[e] * S_L[e];             \
-            if (have_T) {                                                                      \
-                for (int64_t e = 0; e < h * d; e++)                                            \
-                    T_next[e] = FMA(W_next[h * d + e], F_R[e], T[e]);                          \
-                memcpy(T_next + h * d, T, h * d * sizeof(REAL));                               \
-            } else {                                                                           \
-                for (int64_t e = 0; e < h * d; e++) T_next[e] = W_next[h * d + e] * F_R[e];    \
-                for (int64_t e = 0; e < h * d; e++) T_next[h * d + e] = 0;                     \
-            }                                                                                  \
             if (n % 2) {                                                                       \
-                memcpy(W_next + 2 * h * d, W + h * d, d * sizeof(REAL));                       \
-                if (have_T) memcpy(T_next + 2 * h * d, T + h * d, d * sizeof(REAL));           \
-                else for (int64_t e = 0; e < d; e++) T_next[2 * h * d + e] = 0;                \
+                memcpy(W + 2 * h * d, W + h * d, d * sizeof(REAL));                            \
+                if (have_T) memcpy(T + 2 * h * d, T + h * d, d * sizeof(REAL));                \
+                else for (int64_t e = 0; e < d; e++) T[2 * h * d + e] = 0;                     \
             }                                                                                  \
-            swap = W; W = W_next; W_next = swap;                                               \
-            swap = T; T = T_next; T_next = swap;                                               \
+            for (int64_t e = 0; e < h * d; e++) W[h * d + e] = W[e] * S_L[e];                  \
+            if (have_T) {                                                                      \
+                for (int64_t e = 0; e < h * d; e++) {                                          \
+                    REAL t = T[e];                                                             \
+                    T[h * d + e] = t;                                                          \
+                    T[e] = FMA(W[h * d + e], F_R[e], t);                                       \
+                }                                                                              \
+            } else {                                                                           \
+                for (int64_t e = 0; e < h * d; e++) T[e] = W[h * d + e] * F_R[e];              \
+                for (int64_t e = 0; e < h * d; e++) T[h * d + e] = 0;                          \
+            }                                                                                  \
             have_T = 1;                                                                        \
         }                                                                                      \
         if (!have_T) for (int64_t e = 0; e < rest * d; e++) T[e] = 0;                          \
@@ -160,7 +212,8 @@ int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,  
             for (int64_t j = 0; j < d; j++) g[j] += W[r * d + j];                              \
         }                                                                                      \
         for (int64_t q = 0; q < half; q++) {                                                   \
-            const REAL *S_L = S + q * d, *F_R = F + (half + q) * d;                            \
+            const REAL *S_L = s + row[term_of_slot[q]] * d;                                    \
+            const REAL *F_R = f + row[term_of_slot[half + q]] * d;                             \
             REAL *g_W = grads_W + row[term_of_grad_slot[rest + q]] * d;                        \
             REAL *g_T = grads_T + row[term_of_slot[q]] * d;                                    \
             for (int64_t j = 0; j < d; j++) {                                                  \
@@ -175,54 +228,40 @@ int echo_backward_##SUFFIX(const REAL *f, const REAL *s, const int64_t *order,  
         }                                                                                      \
     }                                                                                          \
     return 0;                                                                                  \
+}                                                                                              \
+                                                                                               \
+/* Echo noise in one pass: each row's order (sort_row, into order (B, K)) and then its tree    \
+   (into eps (B, d)) while the row is in the cache, for a batch f, s (B, d) and keys (B, B).   \
+   work: 2 K d. Returns what echo_orders returns, the noise then unfinished. */                \
+int echo_noise_##SUFFIX(const float *keys, const REAL *f, const REAL *s,                       \
+                        const int64_t *term_of_slot, int64_t B, int64_t K, int64_t d,          \
+                        REAL *work, int64_t *order, REAL *eps) {                               \
+    int64_t *buffer = malloc((3 * B + 1) * sizeof(int64_t));                                   \
+    int status = buffer ? 0 : -2;                                                              \
+    for (int64_t i = 0; i < B && status == 0; i++) {                                           \
+        status = sort_row(keys + i * B, i, B, K, buffer, order + i * K);                       \
+        if (status == 0) {                                                                     \
+            const REAL *root = tree_##SUFFIX(f, s, order + i * K, term_of_slot, K, d, work,    \
+                                             work + K * d, 0);                                 \
+            memcpy(eps + i * d, root, d * sizeof(REAL));                                       \
+        }                                                                                      \
+    }                                                                                          \
+    free(buffer);                                                                              \
+    return status;                                                                             \
 }
 
 ECHO_KERNELS(float32, float, fmaf)
 ECHO_KERNELS(float64, double, fma)
 
-/* Echo noise's orders: row i of `order` (B, K) lists the other rows by increasing key
-   keys[i, c] (B, B), equal keys by column, as a stable sort orders them; row i itself is
-   left out. A bucket sort (bucket floor(key B), monotone in the key, each bucket's columns
-   in column order), then an insertion sort of the (key, column) pairs, which only moves them
-   within their bucket: O(B) per row for uniform keys (as torch.rand draws them), O(B^2) for
-   keys crowded into one bucket. Returns -1 where a key has its sign bit set (a negative
-   number or -0.0) or is not a number, -2 where memory runs out. */
+/* Echo noise's orders: row i of `order` (B, K) sorts row i of keys (B, B) as sort_row does.
+   Returns -1 where a key has its sign bit set or is not a number, -2 where memory runs
+   out. */
 int echo_orders(const float *keys, int64_t B, int64_t K, int64_t *order) {
-    uint64_t *pairs = malloc((B > 1 ? B - 1 : 1) * sizeof(uint64_t));
-    int64_t *bucket = malloc((B > 1 ? B : 1) * sizeof(int64_t));
-    int64_t *start = malloc((B + 1) * sizeof(int64_t));
-    int status = pairs && bucket && start ? 0 : -2;
-    for (int64_t i = 0; i < B && status == 0; i++) {
-        const float *key = keys + i * B;
-        memset(start, 0, (B + 1) * sizeof(int64_t));
-        for (int64_t c = 0; c < B; c++) {
-            uint32_t bits;
-            memcpy(&bits, key + c, sizeof(bits));
-            if (c == i) continue;
-            if (bits > 0x7f800000u) { status = -1; break; } /* a sign bit set, or NaN */
-            int64_t b = key[c] < 1.0f ? (int64_t)(key[c] * (float)B) : B - 1;
-            bucket[c] = b < B ? b : B - 1;
-            start[bucket[c] + 1]++;
-        }
-        if (status) break;
-        for (int64_t b = 1; b <= B; b++) start[b] += start[b - 1];
-        for (int64_t c = 0; c < B; c++) {
-            uint32_t bits; /* non-negative floats order as their bit patterns */
-            memcpy(&bits, key + c, sizeof(bits));
-            if (c == i) continue;
-            pairs[start[bucket[c]]++] = ((uint64_t)bits << 32) | (uint64_t)c;
-        }
-        for (int64_t x = 1; x < B - 1; x++) {
-            uint64_t pair = pairs[x];
-            int64_t y = x;
-            for (; y > 0 && pairs[y - 1] > pair; y--) pairs[y] = pairs[y - 1];
-            pairs[y] = pair;
-        }
-        for (int64_t x = 0; x < K; x++) order[i * K + x] = (int64_t)(pairs[x] & 0xffffffffu);
-    }
-    free(pairs);
-    free(bucket);
-    free(start);
+    int64_t *buffer = malloc((3 * B + 1) * sizeof(int64_t));
+    int status = buffer ? 0 : -2;
+    for (int64_t i = 0; i < B && status == 0; i++)
+        status = sort_row(keys + i * B, i, B, K, buffer, order + i * K);
+    free(buffer);
     return status;
 }
 """
@@ -455,16 +494,21 @@ def _bind(loaded):
         backward_ = getattr(loaded, f"echo_backward_{suffix}")
         backward_.argtypes = [pointer] * 6 + [size] + [pointer] + [size] * 4 + [pointer] * 2
         backward_.restype = ctypes.c_int
+        noise_ = getattr(loaded, f"echo_noise_{suffix}")
+        noise_.argtypes = [pointer] * 4 + [size] * 3 + [pointer] * 3
+        noise_.restype = ctypes.c_int
     loaded.echo_orders.argtypes = [pointer, size, size, pointer]
     loaded.echo_orders.restype = ctypes.c_int
     return loaded
 
 
-def supports(f, log_s, order):
+def supports(f, log_s, order=None):
     """Whether the native kernel takes these inputs: dense CPU tensors, ``f`` and ``log_s``
-    both float32 or both float64, ``order`` int64."""
-    return (all(t.device.type == "cpu" and t.layout == torch.strided for t in (f, log_s, order))
-            and f.dtype in _DTYPES and log_s.dtype == f.dtype and order.dtype == torch.int64)
+    both float32 or both float64, ``order`` (when given) int64."""
+    tensors = (f, log_s) if order is None else (f, log_s, order)
+    return (all(t.device.type == "cpu" and t.layout == torch.strided for t in tensors)
+            and f.dtype in _DTYPES and log_s.dtype == f.dtype
+            and (order is None or order.dtype == torch.int64))
 
 
 def forward(loaded, f, s, order, term_of_slot):
@@ -491,7 +535,7 @@ def backward(loaded, f, s, order, grad, term_of_slot, term_of_grad_slot, sizes, 
     grad = grad.to(f.dtype).contiguous()
     n_rows, n_terms = order.shape
     n_source, n_dims = f.shape
-    work = f.new_empty((2 * n_nodes + 4 * n_terms) * n_dims)
+    work = f.new_empty(2 * n_nodes * n_dims)
     grads = f.new_zeros(2, n_source, n_dims)
     status = getattr(loaded, f"echo_backward_{_DTYPES[f.dtype]}")(
         f.data_ptr(), s.data_ptr(), order.data_ptr(), term_of_slot.data_ptr(),
@@ -508,22 +552,53 @@ def orders(loaded, keys, n_terms):
     left out: the stable argsort of the keys with the diagonal pushed last, cut to
     ``n_terms <= B - 1`` columns. A bucket sort: linear in ``B`` per row for uniform keys
     (those of ``torch.rand``), quadratic for keys crowded into a ``1 / B`` interval."""
+    keys, n_terms = _checked_keys(keys, n_terms, "orders", 0)
+    order = torch.empty(len(keys), n_terms, dtype=torch.int64)
+    _keys_status(loaded.echo_orders(keys.data_ptr(), len(keys), n_terms, order.data_ptr()),
+                 len(keys))
+    return order
+
+
+def noise(loaded, keys, f, s, n_terms, term_of_slot):
+    """Echo noise of a batch in one pass: ``(order, eps)``, the :func:`orders` of ``keys``
+    (``(B, B)``, as there) and the Echo sum ``(B, d)`` of codes ``f`` and scales ``s`` (not
+    log-scales; ``(B, d)``, the batch itself) over them, as :func:`forward` computes it (the
+    same numbers), each row's order summed while it is in the cache; ``term_of_slot`` as for
+    :func:`forward`."""
+    keys, n_terms = _checked_keys(keys, n_terms, "noise", 1)
+    if f.dim() != 2 or f.shape != s.shape or len(f) != len(keys):
+        raise ValueError(f"noise() takes f and s of shape (B, d) for (B, B) keys, got "
+                         f"{tuple(f.shape)} and {tuple(s.shape)} for {tuple(keys.shape)}")
+    f, s = f.contiguous(), s.contiguous()
+    n_rows, n_dims = f.shape
+    order = torch.empty(n_rows, n_terms, dtype=torch.int64)
+    work = f.new_empty(2 * n_terms * n_dims)
+    eps = f.new_empty(n_rows, n_dims)
+    _keys_status(getattr(loaded, f"echo_noise_{_DTYPES[f.dtype]}")(
+        keys.data_ptr(), f.data_ptr(), s.data_ptr(), term_of_slot.data_ptr(), n_rows, n_terms,
+        n_dims, work.data_ptr(), order.data_ptr(), eps.data_ptr()), n_rows)
+    return order, eps
+
+
+def _checked_keys(keys, n_terms, caller, least):
+    """Contiguous ``keys`` and ``n_terms`` as an index, or a ValueError: ``(B, B)`` float32
+    CPU keys and ``least <= n_terms <= B - 1``."""
     n_terms = operator.index(n_terms)
     if (keys.dim() != 2 or keys.shape[0] != keys.shape[1] or keys.dtype != torch.float32
-            or keys.device.type != "cpu" or not 0 <= n_terms < max(len(keys), 1)):
-        raise ValueError(f"orders take (B, B) float32 CPU keys and n_terms in [0, B - 1], got "
-                         f"{keys.dtype} keys of shape {tuple(keys.shape)} on {keys.device} "
-                         f"and n_terms={n_terms}")
-    keys = keys.contiguous()
-    n_rows = len(keys)
-    order = torch.empty(n_rows, n_terms, dtype=torch.int64)
-    status = loaded.echo_orders(keys.data_ptr(), n_rows, n_terms, order.data_ptr())
+            or keys.device.type != "cpu" or not least <= n_terms < max(len(keys), 1)):
+        raise ValueError(f"{caller}() takes (B, B) float32 CPU keys and n_terms in [{least}, "
+                         f"B - 1], got {keys.dtype} keys of shape {tuple(keys.shape)} on "
+                         f"{keys.device} and n_terms={n_terms}")
+    return keys.contiguous(), n_terms
+
+
+def _keys_status(status, n_rows):
+    """Raise what a sort's status reports (0: nothing)."""
     if status == -2:
         raise MemoryError(f"no memory for the orders of {n_rows} rows")
     if status != 0:
         raise ValueError("the keys of Echo noise's orders must be non-negative numbers (not "
                          "negative, -0.0 or NaN)")
-    return order
 
 
 def rows_out_of_range(order, n_source):

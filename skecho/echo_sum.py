@@ -129,10 +129,11 @@ def echo_kernel():
     """Which kernel computes the Echo sum on the CPU, ``"native"`` or ``"torch"``, and why.
 
     The native kernel (:mod:`skecho.echo_native`: the pairwise tree in C, one row at a time,
-    and the sort of :func:`skecho.noise.echo_noise`'s random orders) is compiled on first use
-    where a C compiler is found, and used only where it reproduces the PyTorch-ops kernel bit
-    for bit (checked once per process on a few shapes, forward and backward, and its orders
-    against torch's stable argsort; a failed check leaves both to the PyTorch path);
+    and the sort of :func:`skecho.noise.echo_noise`'s random orders, each row sorted and summed
+    in one pass) is compiled on first use where a C compiler is found, and used only where it
+    reproduces the PyTorch-ops kernel bit for bit (checked once per process on a few shapes,
+    forward and backward, and its orders against torch's stable argsort; a failed check
+    leaves both to the PyTorch path);
     elsewhere, and off the CPU, the ops kernel runs (and numpy or torch sorts the orders).
     Both give the same numbers; the native one is faster and keeps only the inputs for backward
     (``benchmarks/bench_echo_noise.py``). ``SKECHO_NATIVE_KERNEL=0`` in the environment keeps
@@ -195,16 +196,58 @@ class _NativeEchoSum(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        f, s, order = ctx.saved_tensors
-        grads = _native_backward(ctx.loaded, f, s, order, grad)
-        return grads[0], grads[1], None, None
+        return (*_native_gradients(ctx, grad), None, None)
+
+
+def _native_gradients(ctx, grad):
+    """dL/df and dL/dlog s of a native Echo sum from the saved ``(f, s, order)``."""
+    f, s, order = ctx.saved_tensors
+    grads = _native_backward(ctx.loaded, f, s, order, grad)
+    return grads[0], grads[1]
+
+
+@torch.compiler.disable  # the keys are drawn eagerly, as noise._other_rows_order draws them
+def _native_noise(f, log_s, n_terms, generator):
+    """Echo noise without replacement by the native kernel, the random orders and their sums
+    in one pass (:func:`skecho.echo_native.noise`; the same numbers as sorting the orders and
+    summing over them), or None, nothing drawn, where the native kernel does not take ``f``
+    and ``log_s`` or the keys would not be float32 (another default dtype)."""
+    if not echo_native.supports(f, log_s) or torch.get_default_dtype() != torch.float32:
+        return None
+    loaded = echo_native.library(_check_native)
+    if loaded is None:
+        return None
+    keys = torch.rand(len(f), len(f), generator=generator, device=f.device)
+    if torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad):
+        return _NativeEchoNoise.apply(f, log_s, keys, n_terms, loaded)
+    return echo_native.noise(loaded, keys, f, log_s.exp(), n_terms,
+                             _native_tables(n_terms)[0])[1]
+
+
+class _NativeEchoNoise(torch.autograd.Function):
+    """Echo noise by the native kernel: the orders of ``keys`` and their sums in one pass
+    forward; backward as :class:`_NativeEchoSum`'s (only the inputs and orders saved)."""
+
+    @staticmethod
+    def forward(ctx, f, log_s, keys, n_terms, loaded):
+        s = log_s.exp()
+        order, eps = echo_native.noise(loaded, keys, f, s, n_terms, _native_tables(n_terms)[0])
+        ctx.save_for_backward(f, s, order)
+        ctx.loaded = loaded
+        return eps
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        return (*_native_gradients(ctx, grad), None, None, None)
 
 
 def _check_native(loaded):
     """An empty string where the native kernel equals the ops kernel bit for bit on a few
     shapes (odd and even term counts, dimensions off the vector width, repeated rows, a bank
-    of more rows than sequences, both dtypes), forward and backward, and its orders equal
-    torch's stable argsort (with equal keys); else what differs."""
+    of more rows than sequences, both dtypes), forward and backward, its orders equal torch's
+    stable argsort (with equal keys) and its one pass of orders and sums equals the two apart;
+    else what differs."""
     generator = torch.Generator().manual_seed(0)
     for n_source, n_rows, n_terms, n_dims, dtype in [
         (9, 9, 8, 5, torch.float32), (13, 11, 13, 33, torch.float32),
@@ -231,6 +274,13 @@ def _check_native(loaded):
         expected = torch.argsort(pushed, dim=1, stable=True)[:, :n_terms]
         if not torch.equal(echo_native.orders(loaded, keys, n_terms), expected):
             return f"the orders, {n_rows} rows of {n_terms} terms"
+        f = torch.randn(n_rows, 7, generator=generator)
+        log_s = torch.rand(n_rows, 7, generator=generator).mul(-3)
+        order, eps = echo_native.noise(loaded, keys, f, log_s.exp(), n_terms,
+                                       _native_tables(n_terms)[0])
+        if not (torch.equal(order, expected)
+                and torch.equal(eps, _echo_tree_forward(f, log_s, expected, keep=False)[0])):
+            return f"the noise in one pass, {n_rows} rows of {n_terms} terms"
     return ""
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import brentq
 
-from .echo_sum import _echo_sum, _native_orders
+from .echo_sum import _echo_sum, _native_noise, _native_orders
 from .echo_sum import echo_kernel, echo_sum  # noqa: F401 (public here too)
 
 __all__ = [
@@ -214,6 +214,10 @@ def echo_noise(f, s=None, *, log_s=None, d_max=None, replacement=False, generato
     n_terms = n_rows - 1 if d_max is None else min(int(d_max), n_rows - 1)
     if n_terms < 1:
         raise ValueError(f"d_max must be >= 1, got {d_max!r}.")
+    if not replacement:  # the orders and their sums in one pass, where the native kernel runs
+        eps = _native_noise(f, log_s, n_terms, generator)
+        if eps is not None:
+            return eps
     order = _other_rows_order(n_rows, n_terms, replacement, generator, f.device)  # (B, K)
     return _echo_sum(f, log_s, order, distinct=not replacement)
 

@@ -385,5 +385,76 @@ def test_float64_keys_take_numpys_sort():
 @pytest.mark.parametrize("keys, n_terms", [(torch.rand(4, 5), 3), (torch.rand(4, 4), 4),
                                            (torch.rand(4, 4).double(), 3), (torch.rand(4), 1)])
 def test_the_native_orders_refuse_what_they_would_read_past(keys, n_terms):
-    with pytest.raises(ValueError, match="orders take"):
+    with pytest.raises(ValueError, match=r"orders\(\) takes"):
         echo_native.orders(echo_native.library(kernel._check_native), keys, n_terms)
+
+
+# ---------------------------------------------------------------------------- noise in one pass
+def _noise_and_grads(f, log_s, d_max, seed, weights):
+    leaves = f.clone().requires_grad_(), log_s.clone().requires_grad_()
+    eps = echo_noise(leaves[0], log_s=leaves[1], d_max=d_max,
+                     generator=torch.Generator().manual_seed(seed))
+    grads = torch.autograd.grad(eps, leaves, weights)
+    with torch.no_grad():
+        forward_only = echo_noise(f, log_s=log_s, d_max=d_max,
+                                  generator=torch.Generator().manual_seed(seed))
+    return eps.detach(), forward_only, *grads
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_rows, n_dims, d_max", [(2, 1, None), (3, 7, None), (100, 32, None),
+                                                   (64, 33, 20), (9, 4, 1)])
+def test_echo_noise_in_one_pass_gives_the_numbers_of_its_orders_summed_apart(
+        n_rows, n_dims, d_max, dtype):
+    f, log_s, gen = _inputs(n_rows, n_dims, dtype, seed=n_rows)
+    weights = torch.randn(n_rows, n_dims, generator=gen, dtype=dtype)
+    n_terms = n_rows - 1 if d_max is None else d_max
+    calls = []
+    real = echo_native.noise
+    try:  # the one-pass kernel must be what runs here
+        echo_native.noise = lambda *args: calls.append(args) or real(*args)
+        fused = _noise_and_grads(f, log_s, d_max, 3, weights)
+    finally:
+        echo_native.noise = real
+    assert len(calls) == 2  # with and without gradients
+    # the second method: the same keys' orders (torch's stable argsort), then the ops kernel
+    keys = torch.rand(n_rows, n_rows, generator=torch.Generator().manual_seed(3))
+    order = torch.argsort(keys.fill_diagonal_(2.0), dim=1, stable=True)[:, :n_terms]
+    with kernel._ops_kernel():
+        apart = _run(f, log_s, order, True, weights)
+        numpy_sorted = _noise_and_grads(f, log_s, d_max, 3, weights)  # numpy's sort, the ops kernel
+    for got, expected, also in zip(fused, apart, numpy_sorted):
+        assert torch.equal(got, expected)
+        assert torch.equal(got, also)
+
+
+@needs_native
+def test_echo_noise_in_one_pass_draws_nothing_where_it_does_not_run():
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    f = torch.randn(5, 3, dtype=torch.bfloat16)  # a dtype the native kernel does not take
+    assert kernel._native_noise(f, torch.zeros_like(f), 4, gen) is None
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # float64 keys: numpy sorts them
+    try:
+        f64 = torch.randn(5, 3)
+        assert kernel._native_noise(f64, torch.zeros_like(f64), 4, gen) is None
+    finally:
+        torch.set_default_dtype(dtype)
+    assert torch.equal(gen.get_state(), state)
+
+
+@needs_native
+@pytest.mark.parametrize("keys, f, n_terms, match", [
+    (torch.rand(4, 5), torch.randn(4, 2), 3, r"noise\(\) takes \(B, B\)"),
+    (torch.rand(4, 4), torch.randn(4, 2), 0, r"n_terms in \[1, B - 1\]"),
+    (torch.rand(4, 4), torch.randn(4, 2), 4, r"n_terms in \[1, B - 1\]"),
+    (torch.rand(4, 4), torch.randn(5, 2), 3, r"f and s of shape \(B, d\)"),
+    (torch.rand(4, 4).mul(-1), torch.randn(4, 2), 3, "non-negative numbers"),
+])
+def test_echo_noise_in_one_pass_refuses_what_it_cannot_sum(keys, f, n_terms, match):
+    loaded = echo_native.library(kernel._check_native)
+    with pytest.raises(ValueError, match=match):
+        echo_native.noise(loaded, keys, f, torch.rand_like(f), n_terms,
+                          kernel._native_tables(max(n_terms, 1))[0])
