@@ -33,6 +33,7 @@ holds CPU seconds). Usage::
     python benchmarks/bench_echo_noise.py                  # everything, about 3 minutes
     python benchmarks/bench_echo_noise.py --parts noise --alternatives
     python benchmarks/bench_echo_noise.py --parts epoch --rounds 5
+    python benchmarks/bench_echo_noise.py --parts epoch --nets mlp --rounds 15
 """
 
 import argparse
@@ -235,14 +236,15 @@ COMMON = dict(n_components=32, batch_size=100, learning_rate=3e-4, lr_schedule="
 MLP = dict(architecture="mlp", hidden_sizes=(512, 512))
 
 
-def bench_epoch(n_mlp, n_conv, rounds, clock):
+def bench_epoch(n_mlp, n_conv, rounds, clock, nets=("mlp", "conv")):
     print("\n== per-epoch seconds, latent 32, batch 100, one epoch per partial_fit ==")
     setups = {
-        "MLP 784-512-512": (binary_rows(n_mlp, 784), MLP, 1.05),
-        "conv 28x28": (binary_rows(n_conv, 784).reshape(n_conv, 28, 28),
-                       dict(architecture="auto"), 1.02),
+        "mlp": ("MLP 784-512-512", lambda: binary_rows(n_mlp, 784), MLP, 1.05),
+        "conv": ("conv 28x28", lambda: binary_rows(n_conv, 784).reshape(n_conv, 28, 28),
+                 dict(architecture="auto"), 1.02),
     }
-    for title, (X, extra, target) in setups.items():
+    for title, rows, extra, target in (setups[net] for net in nets):
+        X = rows()
         models = {
             "VAE": (BetaVAE(**COMMON, **extra), echo_noise),
             "Echo": (EchoAutoencoder(**COMMON, **extra), echo_noise),
@@ -268,7 +270,8 @@ def bench_epoch(n_mlp, n_conv, rounds, clock):
                   f"{ratio:.3f}, fastest {ratio_fast:.3f}"
                   + (f"  (target <= {target})" if name == "Echo" else ""))
         pairs = [e / v for e, v in zip(times["Echo"], times["VAE"])]
-        print(f"  Echo / VAE per round: {', '.join(f'{r:.3f}' for r in pairs)}")
+        print(f"  Echo / VAE per round: {', '.join(f'{r:.3f}' for r in pairs)}; their median "
+              f"{statistics.median(pairs):.3f}")
         steps = -(-len(X) // COMMON["batch_size"])
         echo = statistics.median(times["Echo"])
         share = echo - statistics.median(times["Echo, no sum"])
@@ -340,6 +343,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n-mlp", type=int, default=10_000)
     parser.add_argument("--n-conv", type=int, default=1000)
+    parser.add_argument("--nets", nargs="+", default=["mlp", "conv"], choices=("mlp", "conv"),
+                        help="the networks of the epoch part")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--clock", default="cpu", choices=tuple(CLOCKS))
     args = parser.parse_args(argv)
@@ -351,7 +356,7 @@ def main(argv=None):
     if "noise" in args.parts:
         bench_noise(args.batches, args.rounds, args.alternatives, clock)
     if "epoch" in args.parts:
-        bench_epoch(args.n_mlp, args.n_conv, args.rounds, clock)
+        bench_epoch(args.n_mlp, args.n_conv, args.rounds, clock, args.nets)
     if "in-step" in args.parts:
         bench_in_step(args.n_mlp)
 
