@@ -318,14 +318,14 @@ def bench_in_step(n_mlp, epochs=3):
     X = binary_rows(n_mlp, 784)
     model.partial_fit(X[:300])  # warm-up
     spent, calls = {}, {}
-    targets = [(skecho.echo_sum.torch, "rand"), (skecho.echo_native, "noise"),
+    targets = [(skecho.echo_sum, "_draw_keys"), (skecho.echo_native, "noise"),
                (skecho.echo_native, "backward"), (skecho.channels, "echo_noise")]
     with timed(spent, calls, targets):
         for _ in range(epochs):
             model.partial_fit(X)
     steps = calls["echo_noise"]
     step = statistics.median(model.history_["time"][-epochs:]) / -(-len(X) // COMMON["batch_size"])
-    labels = {"rand": "random keys (torch.rand)", "noise": "native orders and sums",
+    labels = {"_draw_keys": "random keys (torch.rand)", "noise": "native orders and sums",
               "backward": "native backward",
               "echo_noise": "echo_noise (keys, orders, sums, autograd)"}
     for key, label in labels.items():

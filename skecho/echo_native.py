@@ -94,9 +94,9 @@ static int sort_row(const float *key, int64_t i, int64_t B, int64_t K, int64_t *
    sequence position term_of_slot[x]; one level maps n nodes to n - n/2, node q < n/2 taking
    F = fma(S[q], F[n/2 + q], F[q]) and S = S[q] * S[n/2 + q], an odd last node carried up.
    The leaves are read where they lie (slot x: row row[term_of_slot[x]] of f and s), level 1
-   goes to F and S; with `levels`, every later level follows the one below (K - 1 nodes at
-   most: the backward's S_L and F_R); without, each overwrites the one below. Returns the
-   root's F (a row of f where K = 1). */
+   goes to F and S; with `levels`, every later level follows the one below (sum(sizes) - K
+   nodes in all: the backward's S_L and F_R); without, each overwrites the one below.
+   Returns the root's F (a row of f where K = 1). */
 #define ECHO_KERNELS(SUFFIX, REAL, FMA)                                                        \
 static int rows_in_range_##SUFFIX(const int64_t *order, int64_t n, int64_t N) {                \
     for (int64_t e = 0; e < n; e++)                                                            \
@@ -569,6 +569,12 @@ def noise(loaded, keys, f, s, n_terms, term_of_slot):
     if f.dim() != 2 or f.shape != s.shape or len(f) != len(keys):
         raise ValueError(f"noise() takes f and s of shape (B, d) for (B, B) keys, got "
                          f"{tuple(f.shape)} and {tuple(s.shape)} for {tuple(keys.shape)}")
+    if not supports(f, s):
+        raise ValueError(f"noise() takes dense CPU f and s, both float32 or both float64, got "
+                         f"{f.dtype} and {s.dtype} on {f.device} and {s.device}")
+    if term_of_slot.shape != (n_terms,) or term_of_slot.dtype != torch.int64:
+        raise ValueError(f"noise() takes the leaf layout of {n_terms} terms (int64), got "
+                         f"{term_of_slot.dtype} of shape {tuple(term_of_slot.shape)}")
     f, s = f.contiguous(), s.contiguous()
     n_rows, n_dims = f.shape
     order = torch.empty(n_rows, n_terms, dtype=torch.int64)

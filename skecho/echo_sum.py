@@ -184,7 +184,7 @@ def _native_backward(loaded, f, s, order, grad):
 
 class _NativeEchoSum(torch.autograd.Function):
     """:class:`_EchoSum` computed by the native kernel, bitwise the same; backward recomputes
-    the tree row by row, so only the inputs are saved."""
+    the tree row by row, so only ``f``, the scales and the orders are saved."""
 
     @staticmethod
     def forward(ctx, f, log_s, order, loaded):
@@ -206,6 +206,12 @@ def _native_gradients(ctx, grad):
     return grads[0], grads[1]
 
 
+def _draw_keys(n_rows, generator, device):
+    """The ``(B, B)`` uniform keys whose stable sorts are Echo noise's random orders (in the
+    default dtype, as ``torch.rand`` draws them)."""
+    return torch.rand(n_rows, n_rows, generator=generator, device=device)
+
+
 @torch.compiler.disable  # the keys are drawn eagerly, as noise._other_rows_order draws them
 def _native_noise(f, log_s, n_terms, generator):
     """Echo noise without replacement by the native kernel, the random orders and their sums
@@ -217,7 +223,7 @@ def _native_noise(f, log_s, n_terms, generator):
     loaded = echo_native.library(_check_native)
     if loaded is None:
         return None
-    keys = torch.rand(len(f), len(f), generator=generator, device=f.device)
+    keys = _draw_keys(len(f), generator, f.device)
     if torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad):
         return _NativeEchoNoise.apply(f, log_s, keys, n_terms, loaded)
     return echo_native.noise(loaded, keys, f, log_s.exp(), n_terms,
@@ -226,7 +232,8 @@ def _native_noise(f, log_s, n_terms, generator):
 
 class _NativeEchoNoise(torch.autograd.Function):
     """Echo noise by the native kernel: the orders of ``keys`` and their sums in one pass
-    forward; backward as :class:`_NativeEchoSum`'s (only the inputs and orders saved)."""
+    forward; backward as :class:`_NativeEchoSum`'s (only ``f``, the scales and the orders
+    saved)."""
 
     @staticmethod
     def forward(ctx, f, log_s, keys, n_terms, loaded):
@@ -267,20 +274,21 @@ def _check_native(loaded):
         grads = _native_backward(loaded, f, log_s.exp(), order, grad)
         if not all(torch.equal(got, leaf.grad) for got, leaf in zip(grads, leaves)):
             return f"the backward, {shape}"
-    for n_rows, n_terms in [(2, 1), (7, 6), (9, 4), (130, 129)]:
-        keys = torch.rand(n_rows, n_rows, generator=generator)
+    for n_rows, n_terms, dtype in [(2, 1, torch.float32), (7, 6, torch.float64),
+                                   (9, 4, torch.float32), (130, 129, torch.float64)]:
+        keys = torch.rand(n_rows, n_rows, generator=generator, dtype=torch.float32)
         keys[:, ::3] = keys[:, :1]  # equal keys: ordered by column
         pushed = keys.clone().fill_diagonal_(2.0)  # each row's own key last
         expected = torch.argsort(pushed, dim=1, stable=True)[:, :n_terms]
         if not torch.equal(echo_native.orders(loaded, keys, n_terms), expected):
             return f"the orders, {n_rows} rows of {n_terms} terms"
-        f = torch.randn(n_rows, 7, generator=generator)
-        log_s = torch.rand(n_rows, 7, generator=generator).mul(-3)
+        f = torch.randn(n_rows, 7, generator=generator, dtype=dtype)
+        log_s = torch.rand(n_rows, 7, generator=generator, dtype=dtype).mul(-3)
         order, eps = echo_native.noise(loaded, keys, f, log_s.exp(), n_terms,
                                        _native_tables(n_terms)[0])
         if not (torch.equal(order, expected)
                 and torch.equal(eps, _echo_tree_forward(f, log_s, expected, keep=False)[0])):
-            return f"the noise in one pass, {n_rows} rows of {n_terms} terms"
+            return f"the noise in one pass, {n_rows} rows of {n_terms} terms, {dtype}"
     return ""
 
 

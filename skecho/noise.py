@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import brentq
 
-from .echo_sum import _echo_sum, _native_noise, _native_orders
+from .echo_sum import _draw_keys, _echo_sum, _native_noise, _native_orders
 from .echo_sum import echo_kernel, echo_sum  # noqa: F401 (public here too)
 
 __all__ = [
@@ -233,7 +233,7 @@ def _other_rows_order(n_rows, n_terms, replacement, generator, device):
     # Random keys with the diagonal pushed last: sorting gives each row an independent uniform
     # permutation of the other rows, row i itself in the final place. Ties (keys are multiples
     # of 2**-24) go to the lower index, as a stable sort orders them, on every device.
-    keys = torch.rand(n_rows, n_rows, generator=generator, device=device)
+    keys = _draw_keys(n_rows, generator, device)
     order = _native_orders(keys, n_terms)  # the same sort in C, where the native kernel runs
     if order is not None:
         return order

@@ -458,3 +458,29 @@ def test_echo_noise_in_one_pass_refuses_what_it_cannot_sum(keys, f, n_terms, mat
     with pytest.raises(ValueError, match=match):
         echo_native.noise(loaded, keys, f, torch.rand_like(f), n_terms,
                           kernel._native_tables(max(n_terms, 1))[0])
+
+
+@needs_native
+@pytest.mark.parametrize("s_dtype, table_terms, match", [
+    (torch.float64, 3, r"noise\(\) takes dense CPU f and s, both float32 or both float64"),
+    (torch.float32, 2, r"noise\(\) takes the leaf layout of 3 terms"),
+])
+def test_echo_noise_in_one_pass_refuses_scales_or_layouts_it_would_misread(
+        s_dtype, table_terms, match):
+    loaded = echo_native.library(kernel._check_native)
+    f = torch.randn(4, 2)
+    with pytest.raises(ValueError, match=match):
+        echo_native.noise(loaded, torch.rand(4, 4), f, torch.rand(4, 2, dtype=s_dtype), 3,
+                          kernel._native_tables(table_terms)[0])
+
+
+@needs_native
+def test_the_load_check_passes_under_a_float64_default_dtype():
+    # the check draws its keys as float32 whatever the default dtype (the native sort takes
+    # float32 keys); before, a float64 default made it refuse the kernel as "differing"
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert kernel._check_native(echo_native.library(kernel._check_native)) == ""
+    finally:
+        torch.set_default_dtype(dtype)
