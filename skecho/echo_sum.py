@@ -178,6 +178,10 @@ def _native_forward(loaded, f, s, order):
     return echo_native.forward(loaded, f, s, order, _native_tables(order.shape[1])[0])
 
 
+def _native_pass(loaded, keys, f, s, n_terms):
+    return echo_native.noise(loaded, keys, f, s, n_terms, _native_tables(n_terms)[0])
+
+
 def _native_backward(loaded, f, s, order, grad):
     return echo_native.backward(loaded, f, s, order, grad, *_native_tables(order.shape[1]))
 
@@ -226,8 +230,7 @@ def _native_noise(f, log_s, n_terms, generator):
     keys = _draw_keys(len(f), generator, f.device)
     if torch.is_grad_enabled() and (f.requires_grad or log_s.requires_grad):
         return _NativeEchoNoise.apply(f, log_s, keys, n_terms, loaded)
-    return echo_native.noise(loaded, keys, f, log_s.exp(), n_terms,
-                             _native_tables(n_terms)[0])[1]
+    return _native_pass(loaded, keys, f, log_s.exp(), n_terms)[1]
 
 
 class _NativeEchoNoise(torch.autograd.Function):
@@ -238,7 +241,7 @@ class _NativeEchoNoise(torch.autograd.Function):
     @staticmethod
     def forward(ctx, f, log_s, keys, n_terms, loaded):
         s = log_s.exp()
-        order, eps = echo_native.noise(loaded, keys, f, s, n_terms, _native_tables(n_terms)[0])
+        order, eps = _native_pass(loaded, keys, f, s, n_terms)
         ctx.save_for_backward(f, s, order)
         ctx.loaded = loaded
         return eps
@@ -284,8 +287,7 @@ def _check_native(loaded):
             return f"the orders, {n_rows} rows of {n_terms} terms"
         f = torch.randn(n_rows, 7, generator=generator, dtype=dtype)
         log_s = torch.rand(n_rows, 7, generator=generator, dtype=dtype).mul(-3)
-        order, eps = echo_native.noise(loaded, keys, f, log_s.exp(), n_terms,
-                                       _native_tables(n_terms)[0])
+        order, eps = _native_pass(loaded, keys, f, log_s.exp(), n_terms)
         if not (torch.equal(order, expected)
                 and torch.equal(eps, _echo_tree_forward(f, log_s, expected, keep=False)[0])):
             return f"the noise in one pass, {n_rows} rows of {n_terms} terms, {dtype}"
